@@ -1,0 +1,345 @@
+"""The ``mentorbox`` command: parses arguments, calls the library, maps errors to one line and an exit code.
+
+Exit codes: 0 success; 1 a runtime problem (a model, store or server error); 2 bad input (arguments,
+config, SOURCE); 130 interrupted. Every :class:`MentorboxError` is printed as one ``mentorbox: error: ...``
+line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot import __version__
+from bot.config import Config, default_config_path, load_config
+from bot.errors import MentorboxError, UsageError
+from bot.logs import setup_logging
+
+log = logging.getLogger("mentorbox")
+
+BATCH = 256
+
+
+def _say(message: str) -> None:
+    print(f"mentorbox: {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- triage
+
+
+def _policy(config: Config) -> Any:
+    from bot.triage import TriagePolicy
+
+    return TriagePolicy(
+        unsure_below=config.classifier.unsure_below,
+        priority_threshold=config.priority.threshold,
+        vips=config.priority.vip,
+        draft_labels=config.drafts.labels if config.drafts.enabled else (),
+    )
+
+
+def _drafter(config: Config) -> Any:
+    from bot.drafting import Drafter, Owner, shipped_templates_dir
+
+    owner = Owner(config.owner.name, config.owner.address, config.owner.signature)
+    return Drafter(config.drafts.templates_dir or shipped_templates_dir(), owner)
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _draft_filename(index: int, key: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(key).stem if key.endswith(".eml") else key).strip("._")[:60]
+    return f"{index:05d}-{stem or 'message'}.eml"
+
+
+def triage_rows(config: Config, source_path: str, drafts_dir: Path | None = None,
+                progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+    """Triage every message of a local source and yield one output row (the jsonl object) per message."""
+    from bot.drafting import Owner, build_reply
+    from bot.local_source import LocalSource
+    from bot.parser import parse_mail
+    from bot.triage import decide
+    from classifier.manager import ensure_model
+
+    source = LocalSource(source_path)
+    model = ensure_model(config.classifier.model_dir, _say)
+    policy, drafter = _policy(config), _drafter(config)
+    owner = Owner(config.owner.name, config.owner.address, config.owner.signature)
+    if drafts_dir is not None:
+        try:
+            drafts_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--drafts-dir {str(drafts_dir)!r}: {exc.strerror or exc}") from None
+    index = 0
+    try:
+        for chunk in _chunks(iter(source), BATCH):
+            mails = [parse_mail(m.raw) for m in chunk]
+            for item, mail, prediction in zip(chunk, mails, model.predict(mails)):
+                index += 1
+                if mail.defects:
+                    log.info("message %s has defects: %s", item.key, "; ".join(mail.defects[:5]))
+                decision = decide(mail, prediction, policy, drafter)
+                if drafts_dir is not None and decision.draft:
+                    path = drafts_dir / _draft_filename(index, item.key)
+                    path.write_bytes(build_reply(mail, decision.draft, owner))
+                yield {
+                    "source": item.key,
+                    "message_id": mail.message_id or None,
+                    "from": mail.sender,
+                    "subject": mail.subject,
+                    "label": decision.label,
+                    "confidence": decision.confidence,
+                    "unsure": decision.unsure,
+                    "priority": decision.priority,
+                    "reasons": list(decision.reasons),
+                    "faq": list(decision.faq),
+                    "draft": decision.draft,
+                }
+                if progress:
+                    progress(1)
+    finally:
+        source.close()
+
+
+def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} messages", show_lines=False, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("label", no_wrap=True)
+    table.add_column("conf", justify="right", no_wrap=True)
+    table.add_column("!", no_wrap=True)
+    table.add_column("from", overflow="ellipsis", max_width=28, no_wrap=True)
+    table.add_column("subject", overflow="ellipsis", max_width=40, no_wrap=True)
+    table.add_column("why", overflow="ellipsis", max_width=40, no_wrap=True)
+    colours = {"congratulation": "green", "advice_request": "cyan", "phd_offer": "magenta",
+               "job_lead": "bold yellow", "other": "dim"}
+    for i, row in enumerate(rows, 1):
+        flags = ("P" if row["priority"] else "") + ("?" if row["unsure"] else "")
+        table.add_row(
+            str(i), f"[{colours[row['label']]}]{row['label']}[/]", f"{row['confidence']:.2f}", flags,
+            row["from"], row["subject"] or "(no subject)", "; ".join(row["reasons"][:2]),
+        )
+    console = Console(file=out, width=None if out.isatty() else 160, highlight=False, markup=True)
+    console.print(table)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["label"]] = counts.get(row["label"], 0) + 1
+    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "   (P = priority, ? = unsure)")
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    """mentorbox triage SOURCE."""
+    config = load_config(args.config)
+    if args.format == "jsonl":
+        setup_logging("WARNING" if not args.verbose else "INFO")
+    rows_iter: Iterator[dict[str, Any]]
+    progress_ctx = None
+    if sys.stderr.isatty() and not args.no_progress:
+        from rich.progress import Progress
+
+        from bot.local_source import LocalSource
+
+        total = len(LocalSource(args.source))
+        if total >= 50:
+            progress_ctx = Progress(transient=True, console=__import__("rich.console").console.Console(stderr=True))
+    if progress_ctx is not None:
+        with progress_ctx as bar:
+            task = bar.add_task("triaging", total=total)
+            rows_iter = triage_rows(config, args.source, args.drafts_dir, lambda n: bar.advance(task, n))
+            rows = _emit(rows_iter, args.format)
+    else:
+        rows = _emit(triage_rows(config, args.source, args.drafts_dir), args.format)
+    if args.format == "table":
+        _print_table(rows, sys.stdout)
+    return 0
+
+
+def _emit(rows: Iterator[dict[str, Any]], fmt: str) -> list[dict[str, Any]]:
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        if fmt == "jsonl":
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            kept.append(row)
+    return kept
+
+
+# --------------------------------------------------------------------------- check-config
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """mentorbox check-config: validate the config, its secrets, templates and paths (and servers)."""
+    path = args.config or default_config_path()
+    config = load_config(path, required=True)
+    problems: list[str] = []
+
+    def ok(text: str) -> None:
+        print(f"  ok    {text}")
+
+    def bad(text: str) -> None:
+        print(f"  FAIL  {text}")
+        problems.append(text)
+
+    print(f"config {config.source}: syntax and values ok")
+    for account in config.accounts:
+        ref = account.oauth2_token if account.auth == "xoauth2" else account.password
+        try:
+            ref.resolve()
+            ok(f"account {account.name!r}: {ref.key} readable from {ref.describe()}")
+        except MentorboxError as exc:
+            bad(f"account {account.name!r}: {exc}")
+    if config.telegram.enabled:
+        try:
+            config.telegram.token.resolve()
+            ok(f"telegram.token readable from {config.telegram.token.describe()}")
+        except MentorboxError as exc:
+            bad(str(exc))
+    drafter = _drafter(config)
+    template_problems = drafter.check()
+    for problem in template_problems:
+        bad(f"template {problem}")
+    if not template_problems:
+        ok(f"templates in {drafter.dir}: {len(drafter.template_names())} compiled and rendered")
+    for what, target in (("store", config.store.path.parent), ("model dir", config.classifier.model_dir)):
+        existing = next((p for p in [target, *target.parents] if p.exists()), None)
+        if existing is None or not (existing.is_dir() and __import__("os").access(existing, __import__("os").W_OK)):
+            bad(f"{what} {target}: not writable")
+        else:
+            ok(f"{what} {target}: writable")
+    if args.connect:
+        problems.extend(_check_connect(config, ok, bad))
+    if problems:
+        print(f"{len(problems)} problem(s) found")
+        return 1
+    print("all checks passed")
+    return 0
+
+
+def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str], None]) -> list[str]:
+    from bot.imap_source import probe
+
+    failures: list[str] = []
+    for account in config.accounts:
+        try:
+            result = probe(account)
+        except MentorboxError as exc:
+            bad(f"account {account.name!r}: {exc}")
+            failures.append(str(exc))
+            continue
+        folders = ", ".join(f"{k} ({v} messages)" for k, v in result.folders.items())
+        ok(f"account {account.name!r}: logged in; IDLE {'yes' if 'IDLE' in result.capabilities else 'no'}; "
+           f"folders: {folders or 'none'}; drafts: {result.drafts_folder or 'not found'}")
+        for missing in result.missing_folders:
+            bad(f"account {account.name!r}: folder {missing!r} does not exist")
+            failures.append(missing)
+    if config.telegram.enabled:
+        from bot.telegram_probe import probe_telegram
+
+        try:
+            ok(f"telegram: {probe_telegram(config.telegram)}")
+        except MentorboxError as exc:
+            bad(f"telegram: {exc}")
+            failures.append(str(exc))
+    return failures
+
+
+# --------------------------------------------------------------------------- not yet available
+
+
+def _later(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
+    def run(_: argparse.Namespace) -> int:
+        raise MentorboxError(f"'mentorbox {name}' is not available in this version yet ({issue})")
+
+    return run
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the docs test that checks every command has help)."""
+    parser = argparse.ArgumentParser(
+        prog="mentorbox",
+        description="Inbox triage for people who suddenly get more mail than they can answer.",
+    )
+    parser.add_argument("--version", action="version", version=f"mentorbox {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", metavar="FILE", help=f"config file (default: {default_config_path()})")
+        return p
+
+    p = add("triage", "Classify the mail of an mbox, Maildir, .eml folder or .eml file (read-only).")
+    p.add_argument("source", metavar="SOURCE", help="mbox file, Maildir, folder searched for *.eml, or one .eml")
+    p.add_argument("--format", choices=("table", "jsonl"), default="table", help="output format (default: table)")
+    p.add_argument("--drafts-dir", metavar="DIR", type=Path, help="write each reply draft as an .eml file here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each message's parsing problems")
+    p.set_defaults(func=cmd_triage)
+
+    p = add("run", "Watch the IMAP mailbox and triage new mail (the daemon).")
+    p.add_argument("--once", action="store_true", help="process what is new, then exit")
+    p.set_defaults(func=_later("run", "the IMAP daemon is being built"))
+
+    p = add("retrain", "Retrain the classifier on the corpus and the owner's corrections.")
+    p.add_argument("--dry-run", action="store_true", help="train and report, but do not install")
+    p.add_argument("--force", action="store_true", help="install even if the new model is worse")
+    p.add_argument("--rollback", action="store_true", help="go back to the previous model")
+    p.set_defaults(func=_later("retrain", "manual retraining is being built"))
+
+    p = add("check-config", "Validate the config file, its secrets and templates.")
+    p.add_argument("--connect", action="store_true", help="also log in to IMAP and Telegram and report")
+    p.set_defaults(func=cmd_check_config)
+
+    p = add("status", "Show sync state, counts per label, open leads and the model version.")
+    p.set_defaults(func=_later("status", "status needs the daemon's store"))
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging("WARNING")
+    try:
+        return int(args.func(args) or 0)
+    except MentorboxError as exc:
+        print(f"mentorbox: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mentorbox: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error. Silence the flush at exit too.
+        try:
+            sys.stdout = open(__import__("os").devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""Reply drafts: the owner's templates rendered for one message, and the reply as a threaded MIME message.
+
+Templates are Jinja2 in a sandbox with StrictUndefined: a template can only read the variables we hand it,
+and a misspelt variable is an error found when the config is checked, not an empty greeting at 3 a.m.
+The reply is text/plain UTF-8 wrapped at 72 columns, with ``In-Reply-To``/``References`` so mail clients
+thread it under the original, and the original quoted below.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.errors import TemplateError
+from bot.models import ANSWERED_LABELS, ParsedMail
+from bot.names import first_name
+
+TEMPLATE_SUFFIX = ".txt.j2"
+WRAP = 72
+_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|ref|rif|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def shipped_templates_dir() -> Path:
+    """The templates that come with mentorbox (installed wheel or source checkout)."""
+    try:
+        path = Path(str(resources.files("bot.templates")))
+        if (path / "faq.toml").exists() or any(path.glob(f"*{TEMPLATE_SUFFIX}")):
+            return path
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[1] / "templates"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who replies: used for the From header, the signature and the templates."""
+
+    name: str
+    address: str
+    signature: str
+
+
+def reply_subject(subject: str) -> str:
+    """``Re: <subject>`` with piled-up prefixes (Re: RE: AW: Fwd:) removed first."""
+    core = _PREFIX.sub("", subject or "").strip()
+    return f"Re: {core}" if core else "Re: your message"
+
+
+def _keep_as_is(line: str) -> bool:
+    return not line.strip() or line.startswith((">", " ", "\t", "-", "*", "•")) or "://" in line
+
+
+def wrap_text(text: str, width: int = WRAP) -> str:
+    """Reflow each paragraph to ``width`` columns; quotes, lists, indented lines and URLs are kept as they are.
+
+    Templates are written with their own line breaks; joining a paragraph's lines before wrapping avoids
+    the ragged "one long line, one short line" look when a template line is a few characters too long.
+    """
+    out: list[str] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            joined = " ".join(part.strip() for part in paragraph)
+            out.extend(textwrap.wrap(joined, width=width, break_long_words=False, break_on_hyphens=False))
+            paragraph.clear()
+
+    for line in text.split("\n"):
+        if _keep_as_is(line):
+            flush()
+            out.append(line)
+        else:
+            paragraph.append(line)
+    flush()
+    return "\n".join(out)
+
+
+def quote(mail: ParsedMail, limit: int = 4000) -> str:
+    """The original, quoted under an attribution line."""
+    when = format_datetime(mail.date) if mail.date else "an earlier date"
+    who = mail.sender or "the sender"
+    body = mail.text.strip()
+    if len(body) > limit:
+        body = body[:limit].rstrip() + "\n[...]"
+    quoted = "\n".join(("> " + line).rstrip() for line in wrap_text(body, WRAP - 2).split("\n"))
+    return f"On {when}, {who} wrote:\n{quoted}"
+
+
+class Drafter:
+    """Renders reply texts from a templates directory; compile errors name the file and line."""
+
+    def __init__(self, templates_dir: Path, owner: Owner) -> None:
+        self.dir = templates_dir
+        self.owner = owner
+        self.env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def template_names(self) -> list[str]:
+        """The label templates present in the directory."""
+        return [f"{label}{TEMPLATE_SUFFIX}" for label in ANSWERED_LABELS if (self.dir / f"{label}{TEMPLATE_SUFFIX}").exists()]
+
+    def check(self) -> list[str]:
+        """Compile and test-render every template; return the problems (empty: all good)."""
+        problems = []
+        for name in self.template_names():
+            try:
+                self.env.get_template(name).render(**self._variables(_SAMPLE, name.split(".")[0], []))
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(f"{self.dir / name}:{exc.lineno}: {exc.message}")
+            except jinja2.UndefinedError as exc:
+                line = _template_line(exc)
+                problems.append(f"{self.dir / name}{':' + str(line) if line else ''}: {exc.message}")
+            except Exception as exc:  # noqa: BLE001 - report any template failure, with its place if known
+                line = _template_line(exc)
+                problems.append(f"{self.dir / name}{':' + str(line) if line else ''}: {type(exc).__name__}: {exc}")
+        return problems
+
+    def _variables(self, mail: ParsedMail, label: str, faq: list[dict[str, str]]) -> dict[str, Any]:
+        name = first_name(mail.sender_name, mail.sender_address)
+        return {
+            "first_name": name,
+            "greeting": f"Hi {name}," if name else "Hello,",
+            "sender_name": mail.sender_name,
+            "subject": mail.subject,
+            "label": label,
+            "faq": faq,
+            "owner_name": self.owner.name,
+            "owner_first_name": first_name(self.owner.name),
+            "signature": self.owner.signature or self.owner.name or "[your name]",
+        }
+
+    def render(self, mail: ParsedMail, label: str, faq: list[dict[str, str]] | None = None) -> str | None:
+        """The reply text for ``mail`` (None when the label has no template)."""
+        name = f"{label}{TEMPLATE_SUFFIX}"
+        if not (self.dir / name).exists():
+            return None
+        try:
+            text = self.env.get_template(name).render(**self._variables(mail, label, faq or []))
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"{self.dir / name}: {exc}") from None
+        text = re.sub(r"\n{3,}", "\n\n", text.strip()) + "\n"
+        return wrap_text(text)
+
+
+def _template_line(exc: BaseException) -> int | None:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(TEMPLATE_SUFFIX) or "<template>" in tb.tb_frame.f_code.co_filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | None = None) -> bytes:
+    """The draft as RFC 5322 bytes: threaded to ``mail``, addressed to its Reply-To or From, original quoted."""
+    reply = EmailMessage()
+    if owner.address:
+        reply["From"] = formataddr((owner.name, owner.address)) if owner.name else owner.address
+    to = mail.reply_to or mail.sender_address
+    if to:
+        reply["To"] = formataddr((mail.sender_name, to)) if mail.sender_name and not mail.reply_to else to
+    reply["Subject"] = reply_subject(mail.subject)
+    reply["Message-ID"] = message_id or make_msgid(domain=(owner.address.partition("@")[2] or "mentorbox.invalid"))
+    if mail.message_id:
+        reply["In-Reply-To"] = mail.message_id
+        refs = [r for r in mail.references if r != mail.message_id][-20:]
+        reply["References"] = " ".join([*refs, mail.message_id])
+    reply["X-Mentorbox"] = "draft"
+    body = f"{text.rstrip()}\n\n{quote(mail)}\n"
+    reply.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable")
+    return reply.as_bytes()
+
+
+_SAMPLE = ParsedMail(
+    sender_name="Dr. Jane Q. Doe", sender_address="jane.doe@example.org", reply_to="", to_count=1,
+    subject="Your paper", date=None, message_id="<sample@example.org>", in_reply_to="", references=(), list_id="",
+    precedence="", list_unsubscribe="", auto_submitted="", text="Hello!", clean_text="Hello!", html_only=False,
+    attachments=(), size=6,
+)

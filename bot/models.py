@@ -1,0 +1,92 @@
+"""Plain values that flow through the pipeline: source -> parse -> classify -> score -> draft -> record -> act.
+
+They are frozen so that a stage cannot quietly change what an earlier stage decided; a later stage builds a
+new value instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Label = Literal["congratulation", "advice_request", "phd_offer", "job_lead", "other"]
+LABELS: tuple[Label, ...] = ("congratulation", "advice_request", "phd_offer", "job_lead", "other")
+ANSWERED_LABELS: tuple[Label, ...] = ("congratulation", "advice_request", "phd_offer", "job_lead")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An attached file as listed in the message (its bytes are not kept)."""
+
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """A message normalised for triage; every field has a value even when the mail is broken."""
+
+    sender_name: str
+    sender_address: str
+    reply_to: str
+    to_count: int
+    subject: str
+    date: datetime | None
+    message_id: str
+    in_reply_to: str
+    references: tuple[str, ...]
+    list_id: str
+    precedence: str
+    list_unsubscribe: str
+    auto_submitted: str
+    text: str
+    """The full text body (text/plain preferred, HTML converted), capped at ``parser.MAX_TEXT``."""
+    clean_text: str
+    """The new text only: quotes, attribution lines and signatures removed; what the classifier reads."""
+    html_only: bool
+    attachments: tuple[Attachment, ...]
+    size: int
+    defects: tuple[str, ...] = field(default=())
+    """What was wrong with the message and how it was worked around (for the log, never fatal)."""
+
+    @property
+    def is_bulk(self) -> bool:
+        """True for mailing-list, newsletter and machine-sent mail: nobody wrote it to the owner personally."""
+        return bool(
+            self.list_id
+            or self.list_unsubscribe
+            or self.precedence.lower() in ("bulk", "list", "junk")
+            or (self.auto_submitted and self.auto_submitted.lower() != "no")
+        )
+
+    @property
+    def sender(self) -> str:
+        """The sender as people read it: ``Name <address>``, or whichever part exists."""
+        if self.sender_name and self.sender_address:
+            return f"{self.sender_name} <{self.sender_address}>"
+        return self.sender_name or self.sender_address
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The classifier's answer for one message."""
+
+    label: Label
+    confidence: float
+    probabilities: dict[str, float]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Everything mentorbox decided about one message; what triage prints and the store records."""
+
+    label: Label
+    confidence: float
+    unsure: bool
+    priority: bool
+    reasons: tuple[str, ...]
+    faq: tuple[str, ...]
+    draft: str | None

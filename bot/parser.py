@@ -1,0 +1,360 @@
+"""Raw RFC 5322 bytes -> :class:`ParsedMail`. Pure, and it never raises on bad mail.
+
+A triage bot sees everything: mail from broken mailers, spam built to confuse filters, truncated downloads.
+One bad message must never stop the others, so :func:`parse_mail` works around every defect it meets,
+notes it in ``defects`` and returns whatever it could read. The stdlib ``compat32`` policy is used on
+purpose: it parses lazily and tolerates more than ``policy.default``, and we decode headers ourselves so
+that 8-bit bytes and malformed encoded words degrade into text instead of exceptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import email
+import email.message
+import email.utils
+import quopri
+import re
+from datetime import datetime
+from email import policy
+
+from bot.htmltext import html_to_text
+from bot.models import Attachment, ParsedMail
+
+MAX_TEXT = 1_000_000
+"""Characters of body text kept for the record."""
+MAX_CLEAN = 64 * 1024
+"""Characters of new (unquoted) text the classifier reads: enough for any human-written mail."""
+MAX_PARTS = 500
+MAX_DEPTH = 40
+MAX_HEADER = 4096
+"""Characters kept of one decoded header value; longer ones are cut (and noted)."""
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_EW_GAP = re.compile(r"(\?=)\s+(=\?)")
+_MSGID = re.compile(r"<[^<>\s]+>")
+_FOLD = re.compile(r"\r?\n[ \t]")
+
+
+# --------------------------------------------------------------------------- text decoding helpers
+
+
+def _charset_ok(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, ValueError):
+        return None
+
+
+def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, bool]:
+    """Decode ``data`` with its declared charset, falling back to UTF-8 then Windows-1252.
+
+    Returns the text and whether the declared charset had to be overridden (a "lying" or unknown charset).
+    Windows-1252 is the last resort because it maps every byte but five, so it never fails in practice.
+    """
+    candidates: list[str] = []
+    if declared:
+        found = _charset_ok(declared.strip().strip('"').lower())
+        if found:
+            # us-ascii is a common lie for 8-bit text; utf-8 and cp1252 are supersets, try them in its place.
+            candidates.append("utf-8" if found == "ascii" else found)
+    for fallback in ("utf-8", "cp1252"):
+        if fallback not in candidates:
+            candidates.append(fallback)
+    for i, charset in enumerate(candidates):
+        try:
+            return data.decode(charset), (i > 0 and bool(declared))
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("utf-8", errors="replace"), True
+
+
+def _decode_encoded_word(charset: str, encoding: str, payload: str) -> str:
+    charset = charset.split("*", 1)[0]  # RFC 2231 language tag: =?utf-8*en?Q?...?=
+    if encoding in "bB":
+        cleaned = re.sub(r"[^A-Za-z0-9+/]", "", payload)
+        cleaned += "=" * (-len(cleaned) % 4)
+        try:
+            data = base64.b64decode(cleaned)
+        except (binascii.Error, ValueError):
+            return payload
+    else:
+        data = quopri.decodestring(payload.replace("_", " ").encode("ascii", "replace"), header=True)
+    return decode_bytes(data, charset)[0]
+
+
+def _unfold(text: str) -> str:
+    """Unfold a raw header value and read raw 8-bit bytes (kept by the parser as surrogates) as text."""
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        text = decode_bytes(text.encode("ascii", "surrogateescape"))[0]
+    return _FOLD.sub(" ", text).replace("\r", " ").replace("\n", " ")
+
+
+def decode_header_value(raw: object) -> str:
+    """Decode one header value: unfold it, read raw 8-bit bytes, and decode RFC 2047 encoded words."""
+    if raw is None:
+        return ""
+    text = _unfold(str(raw))
+    text = _EW_GAP.sub(r"\1\2", text)  # whitespace between two encoded words is not part of the text
+    try:
+        text = _ENCODED_WORD.sub(lambda m: _decode_encoded_word(m.group(1), m.group(2), m.group(3)), text)
+    except Exception:  # noqa: BLE001 - a header is never worth a crash
+        pass
+    text = text.replace("\x00", "").strip()
+    return text
+
+
+# --------------------------------------------------------------------------- quote and signature stripping
+
+_ATTRIBUTION = re.compile(
+    r"^(on\b.{0,200}\b(wrote|writes|schrieb)|am\b.{0,200}\bschrieb|le\b.{0,200}\ba écrit|el\b.{0,200}\bescribió"
+    r"|il giorno\b.{0,200}\bscritto|op\b.{0,200}\bschreef|em\b.{0,200}\bescreveu)\s*:?\s*$",
+    re.IGNORECASE,
+)
+_FORWARD_OR_ORIGINAL = re.compile(
+    r"^\s*(-{2,}\s*(original message|forwarded message|ursprüngliche nachricht|message d'origine)\s*-{2,}"
+    r"|_{10,}|begin forwarded message:)\s*$",
+    re.IGNORECASE,
+)
+_OUTLOOK_HEADER = re.compile(r"^\s*\*?(from|von|de)\s*:\*?\s+\S", re.IGNORECASE)
+_OUTLOOK_NEXT = re.compile(r"^\s*\*?(sent|date|gesendet|envoyé|to|subject)\s*:", re.IGNORECASE)
+_MOBILE_FOOTER = re.compile(
+    r"^\s*(sent from my \w+|get outlook for \w+|sent from (yahoo mail|mail for windows|outlook)|"
+    r"envoyé de mon \w+|von meinem \w+ gesendet)\b.*$",
+    re.IGNORECASE,
+)
+
+
+def strip_quotes_and_signature(text: str) -> str:
+    """Keep only the text the sender wrote now.
+
+    Quoted replies repeat older messages (often someone else's intent) and signatures repeat the same
+    titles in every mail; both would teach a classifier the wrong thing. We cut at the first attribution
+    line ("On ... wrote:"), forwarded/original-message marker, Outlook header block or signature delimiter,
+    and drop ``>`` lines anywhere (inline replies keep the new lines between quotes).
+    """
+    lines = text.split("\n")
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if line.rstrip("\r") in ("-- ", "--") or stripped == "-- ":
+            break
+        if _FORWARD_OR_ORIGINAL.match(line):
+            break
+        if _ATTRIBUTION.match(stripped) and i > 0:
+            break
+        # Two-line Gmail attribution: "On Tue, 3 Mar 2026 at 10:02, Jane Doe <jane@x>" / "wrote:"
+        if (
+            i + 1 < len(lines)
+            and stripped.lower().startswith(("on ", "am ", "le "))
+            and lines[i + 1].strip().lower() in ("wrote:", "schrieb:", "a écrit :", "a écrit:")
+        ):
+            break
+        if _OUTLOOK_HEADER.match(line) and any(_OUTLOOK_NEXT.match(n) for n in lines[i + 1 : i + 4]):
+            break
+        if stripped.startswith(">"):
+            continue
+        if _MOBILE_FOOTER.match(line):
+            continue
+        kept.append(line)
+    result = "\n".join(kept).strip()
+    # Never return nothing for a message that had text: a mail that is only a quote still says something.
+    return result if result else text.strip()
+
+
+# --------------------------------------------------------------------------- MIME walking
+
+
+def _raw_headers(msg: email.message.Message, name: str) -> list[str]:
+    """Header values exactly as parsed (8-bit bytes kept as surrogates), so that we decode them ourselves."""
+    name = name.lower()
+    try:
+        return [str(v) for k, v in msg.raw_items() if k.lower() == name]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _header(msg: email.message.Message, name: str) -> str:
+    values = _raw_headers(msg, name)
+    return decode_header_value(values[0]) if values else ""
+
+
+def _params(msg: email.message.Message) -> tuple[str, str | None, bool, str]:
+    """Content type, charset, whether it is an attachment, and its filename, never raising."""
+    try:
+        ctype = msg.get_content_type()
+    except Exception:  # noqa: BLE001
+        ctype = "text/plain"
+    try:
+        charset = msg.get_content_charset()
+    except Exception:  # noqa: BLE001
+        charset = None
+    try:
+        filename = msg.get_filename() or ""
+    except Exception:  # noqa: BLE001
+        filename = ""
+    filename = decode_header_value(filename) if filename else ""
+    try:
+        disposition = (msg.get_content_disposition() or "").lower()
+    except Exception:  # noqa: BLE001
+        disposition = ""
+    return ctype, charset, disposition == "attachment" or bool(filename), filename
+
+
+def _payload_bytes(part: email.message.Message, defects: list[str]) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception as exc:  # noqa: BLE001
+        defects.append(f"undecodable payload: {type(exc).__name__}")
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        return raw.encode("utf-8", "surrogateescape")
+    return b""
+
+
+def _part_size(part: email.message.Message, defects: list[str]) -> int:
+    if part.is_multipart():  # an attached message/rfc822: count its text form
+        try:
+            return len(part.as_bytes())
+        except Exception:  # noqa: BLE001
+            return 0
+    return len(_payload_bytes(part, defects))
+
+
+def _walk(msg: email.message.Message, defects: list[str]) -> list[tuple[email.message.Message, int]]:
+    """Depth-first list of leaf parts with their depth, bounded in depth and count."""
+    out: list[tuple[email.message.Message, int]] = []
+    stack: list[tuple[email.message.Message, int]] = [(msg, 0)]
+    while stack and len(out) < MAX_PARTS:
+        part, depth = stack.pop()
+        try:
+            is_message = part.get_content_type() == "message/rfc822"
+        except Exception:  # noqa: BLE001
+            is_message = False
+        payload = part.get_payload() if part.is_multipart() and not is_message else None
+        if isinstance(payload, list):
+            if depth >= MAX_DEPTH:
+                defects.append(f"multipart nesting deeper than {MAX_DEPTH}: inner parts ignored")
+                continue
+            children = [p for p in payload if isinstance(p, email.message.Message)]
+            stack.extend((child, depth + 1) for child in reversed(children))
+        else:
+            out.append((part, depth))
+    if stack:
+        defects.append(f"more than {MAX_PARTS} MIME parts: the rest ignored")
+    return out
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _addresses(msg: email.message.Message, *names: str) -> list[tuple[str, str]]:
+    # Split the raw value first: a decoded name may hold a comma ("Doe, Jane") that is not a separator.
+    values = [_unfold(v) for name in names for v in _raw_headers(msg, name)]
+    try:
+        pairs = email.utils.getaddresses(values)
+    except Exception:  # noqa: BLE001
+        return []
+    return [(decode_header_value(n), decode_header_value(a)) for n, a in pairs if a or n]
+
+
+def _parse_date(value: str, defects: list[str]) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        defects.append("unparseable Date header")
+        return None
+    if parsed is None or not 1970 <= parsed.year <= 2200:
+        defects.append("implausible Date header")
+        return None
+    return parsed
+
+
+def _message_ids(value: str) -> tuple[str, ...]:
+    return tuple(_MSGID.findall(value))
+
+
+def parse_mail(raw: bytes) -> ParsedMail:
+    """Normalise one raw message. Never raises: problems are worked around and listed in ``defects``."""
+    defects: list[str] = []
+    if not isinstance(raw, (bytes, bytearray)):
+        raw = str(raw).encode("utf-8", "surrogateescape")
+    raw = bytes(raw)
+    if b"\r" in raw and b"\r\n" not in raw:
+        raw = raw.replace(b"\r", b"\n")  # old Mac line endings: the parser only knows LF and CRLF
+        defects.append("CR-only line endings")
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.compat32)
+    except Exception as exc:  # noqa: BLE001 - compat32 hardly ever raises, but a parser must not
+        defects.append(f"unparseable message: {type(exc).__name__}")
+        msg = email.message.Message()
+        msg.set_payload(raw.decode("utf-8", "replace"))
+    defects.extend(type(d).__name__ for d in getattr(msg, "defects", [])[:20])
+
+    senders = _addresses(msg, "From")
+    if not senders:
+        defects.append("no usable From address")
+    elif len(senders) > 1:
+        defects.append("several From addresses: the first is used")
+    sender_name, sender_address = senders[0] if senders else ("", "")
+    reply_to = next((a for _, a in _addresses(msg, "Reply-To") if a), "")
+    recipients = _addresses(msg, "To", "Cc")
+
+    subject = _header(msg, "Subject")
+    if len(subject) > MAX_HEADER:
+        subject = subject[:MAX_HEADER]
+        defects.append("Subject cut to 4096 characters")
+    message_ids = _message_ids(_header(msg, "Message-ID"))
+
+    plain: list[str] = []
+    html_parts: list[str] = []
+    attachments: list[Attachment] = []
+    for part, _depth in _walk(msg, defects):
+        ctype, charset, is_attachment, filename = _params(part)
+        if is_attachment or ctype not in ("text/plain", "text/html"):
+            attachments.append(Attachment(filename or "(unnamed)", ctype, _part_size(part, defects)))
+            continue
+        text, overridden = decode_bytes(_payload_bytes(part, defects), charset)
+        if overridden:
+            defects.append(f"charset {charset!r} did not fit the bytes: decoded as a fallback")
+        (plain if ctype == "text/plain" else html_parts).append(text)
+
+    html_only = not any(p.strip() for p in plain) and bool(html_parts)
+    if html_only:
+        body = "\n\n".join(html_to_text(h[:MAX_TEXT * 2]) for h in html_parts)
+    else:
+        body = "\n\n".join(plain)
+    body = body.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if len(body) > MAX_TEXT:
+        body = body[:MAX_TEXT]
+        defects.append(f"body cut to {MAX_TEXT} characters")
+    clean = strip_quotes_and_signature(body[: MAX_CLEAN * 4])[:MAX_CLEAN]
+
+    return ParsedMail(
+        sender_name=sender_name.strip().strip('"').strip(),
+        sender_address=sender_address.strip().lower(),
+        reply_to=reply_to.strip().lower(),
+        to_count=len(recipients),
+        subject=subject,
+        date=_parse_date(_header(msg, "Date"), defects),
+        message_id=message_ids[0] if message_ids else "",
+        in_reply_to=(_message_ids(_header(msg, "In-Reply-To")) or ("",))[0],
+        references=_message_ids(_header(msg, "References")),
+        list_id=_header(msg, "List-Id"),
+        precedence=_header(msg, "Precedence"),
+        list_unsubscribe=_header(msg, "List-Unsubscribe"),
+        auto_submitted=_header(msg, "Auto-Submitted"),
+        text=body,
+        clean_text=clean,
+        html_only=html_only,
+        attachments=tuple(attachments),
+        size=len(raw),
+        defects=tuple(dict.fromkeys(defects)),
+    )

@@ -1,0 +1,396 @@
+"""The state store: SQLite, WAL, versioned schema, created with mode 0600.
+
+What it guarantees the daemon:
+
+* a message is known by ``(account, folder, uidvalidity, uid)`` *and* by its Message-ID, so a UIDVALIDITY
+  change can re-sync without processing anything twice;
+* each row keeps its status and last error, so a failed message is retried a bounded number of times and
+  a processed one is never fetched again;
+* side effects (APPEND a draft, push a notification) go through an **outbox**: the decision and the actions
+  it calls for are written in one transaction; an action is *claimed* before it runs and *completed* with
+  its result (e.g. the draft's UID) in the same transaction that moves the message's status on. A crash
+  between the two leaves a claimed-but-not-completed action, which the executor re-checks (is the draft
+  already in Drafts?) before it runs again, instead of blindly repeating it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.errors import StoreError
+from bot.models import Decision
+
+MESSAGE_STATUSES = ("new", "classified", "drafted", "notified", "done", "snoozed", "failed")
+OUTBOX_STATES = ("pending", "claimed", "done", "failed")
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: messages, folders, feedback, outbox
+    """
+    CREATE TABLE folders (
+        account TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        last_uid INTEGER NOT NULL DEFAULT 0,
+        last_sync REAL,
+        PRIMARY KEY (account, folder)
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        message_id TEXT NOT NULL DEFAULT '',
+        sender TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        date TEXT,
+        label TEXT,
+        confidence REAL,
+        unsure INTEGER NOT NULL DEFAULT 0,
+        priority INTEGER NOT NULL DEFAULT 0,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        faq TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'new',
+        draft_ref TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (account, folder, uidvalidity, uid)
+    );
+    CREATE INDEX messages_by_message_id ON messages (account, message_id);
+    CREATE INDEX messages_by_status ON messages (status);
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        message_row INTEGER REFERENCES messages (id),
+        old_label TEXT,
+        new_label TEXT NOT NULL,
+        sender TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        message_row INTEGER REFERENCES messages (id),
+        dedup_key TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before REAL NOT NULL DEFAULT 0,
+        result TEXT,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX outbox_by_state ON outbox (state, not_before);
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class MessageKey:
+    """Where a message lives on the server; UIDVALIDITY is part of the key (a UID alone is not unique)."""
+
+    account: str
+    folder: str
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """An action still to perform (or performed), as stored."""
+
+    id: int
+    kind: str
+    message_row: int | None
+    dedup_key: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    result: str | None
+    last_error: str | None
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite opens it, so it never exists world-readable."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        os.close(fd)
+
+
+class Store:
+    """Access to the state database. One instance per thread (sqlite3 connections are not shared)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, clock: Any = time.time) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        try:
+            if str(path) != ":memory:":
+                _create_private(self.path)
+            self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if str(path) != ":memory:":
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the state store {str(path)!r}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create the state store {str(path)!r}: {exc.strerror or exc}") from None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the state store {str(self.path)!r} has schema version {version}, newer than this mentorbox "
+                f"({SCHEMA_VERSION}): upgrade mentorbox"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work: everything inside commits together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self._db.close()
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # ------------------------------------------------------------------ folders
+
+    def folder_state(self, account: str, folder: str) -> tuple[int, int] | None:
+        """``(uidvalidity, last_uid)`` last recorded for a folder, or None if it was never synced."""
+        row = self._db.execute(
+            "SELECT uidvalidity, last_uid FROM folders WHERE account = ? AND folder = ?", (account, folder)
+        ).fetchone()
+        return (row["uidvalidity"], row["last_uid"]) if row else None
+
+    def set_folder_state(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
+        """Record a folder's UIDVALIDITY and the highest UID fully recorded."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO folders (account, folder, uidvalidity, last_uid, last_sync) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (account, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
+                "last_uid = excluded.last_uid, last_sync = excluded.last_sync",
+                (account, folder, uidvalidity, last_uid, self._clock()),
+            )
+
+    # ------------------------------------------------------------------ messages
+
+    def find(self, key: MessageKey) -> sqlite3.Row | None:
+        """The row of a message by its server key."""
+        return self._db.execute(
+            "SELECT * FROM messages WHERE account = ? AND folder = ? AND uidvalidity = ? AND uid = ?",
+            (key.account, key.folder, key.uidvalidity, key.uid),
+        ).fetchone()
+
+    def find_by_message_id(self, account: str, message_id: str) -> sqlite3.Row | None:
+        """The first row with this Message-ID in the account (used to re-sync after a UIDVALIDITY change)."""
+        if not message_id:
+            return None
+        return self._db.execute(
+            "SELECT * FROM messages WHERE account = ? AND message_id = ? ORDER BY id LIMIT 1", (account, message_id)
+        ).fetchone()
+
+    def get(self, row_id: int) -> sqlite3.Row | None:
+        """A message row by its id."""
+        return self._db.execute("SELECT * FROM messages WHERE id = ?", (row_id,)).fetchone()
+
+    def record_decision(
+        self,
+        key: MessageKey,
+        *,
+        message_id: str,
+        sender: str,
+        subject: str,
+        date: str | None,
+        decision: Decision,
+        actions: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    ) -> int:
+        """Record what was decided about a message and enqueue its actions, atomically.
+
+        ``actions`` are ``(kind, dedup_key, payload)``; a dedup key already in the outbox is left alone, so
+        recording the same message twice (after a crash) cannot enqueue an action twice.
+        """
+        now = self._clock()
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO messages (account, folder, uidvalidity, uid, message_id, sender, subject, date, label,"
+                " confidence, unsure, priority, reasons, faq, status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'classified', ?, ?)"
+                " ON CONFLICT (account, folder, uidvalidity, uid) DO UPDATE SET label = excluded.label,"
+                " confidence = excluded.confidence, unsure = excluded.unsure, priority = excluded.priority,"
+                " reasons = excluded.reasons, faq = excluded.faq, error = NULL, updated_at = excluded.updated_at"
+                " RETURNING id",
+                (
+                    key.account, key.folder, key.uidvalidity, key.uid, message_id, sender, subject, date,
+                    decision.label, decision.confidence, int(decision.unsure), int(decision.priority),
+                    json.dumps(list(decision.reasons)), json.dumps(list(decision.faq)), now, now,
+                ),
+            )
+            row_id = int(cur.fetchone()[0])
+            for kind, dedup_key, payload in actions:
+                db.execute(
+                    "INSERT INTO outbox (kind, message_row, dedup_key, payload, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+                    (kind, row_id, dedup_key, json.dumps(payload), now, now),
+                )
+        return row_id
+
+    def record_failure(self, key: MessageKey, error: str, *, message_id: str = "") -> int:
+        """Record that processing a message failed; returns how many attempts it has had."""
+        now = self._clock()
+        with self.transaction() as db:
+            row = db.execute(
+                "INSERT INTO messages (account, folder, uidvalidity, uid, message_id, status, error, attempts,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'failed', ?, 1, ?, ?)"
+                " ON CONFLICT (account, folder, uidvalidity, uid) DO UPDATE SET status = 'failed',"
+                " error = excluded.error, attempts = attempts + 1, updated_at = excluded.updated_at"
+                " RETURNING attempts",
+                (key.account, key.folder, key.uidvalidity, key.uid, message_id, error[:2000], now, now),
+            ).fetchone()
+        return int(row[0])
+
+    def set_status(self, row_id: int, status: str) -> None:
+        """Move a message to another status (e.g. done, snoozed)."""
+        if status not in MESSAGE_STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self.transaction() as db:
+            db.execute("UPDATE messages SET status = ?, updated_at = ? WHERE id = ?", (status, self._clock(), row_id))
+
+    def counts_by_label(self) -> dict[str, int]:
+        """How many messages were recorded per label."""
+        rows = self._db.execute("SELECT label, COUNT(*) AS n FROM messages WHERE label IS NOT NULL GROUP BY label")
+        return {r["label"]: r["n"] for r in rows}
+
+    # ------------------------------------------------------------------ feedback
+
+    def add_feedback(
+        self, new_label: str, *, message_row: int | None = None, old_label: str | None = None,
+        sender: str = "", subject: str = "", body: str = "",
+    ) -> int:
+        """Record a correction with the text needed to retrain on it."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO feedback (message_row, old_label, new_label, sender, subject, body, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (message_row, old_label, new_label, sender, subject, body, self._clock()),
+            )
+            if message_row is not None:
+                db.execute(
+                    "UPDATE messages SET label = ?, unsure = 0, updated_at = ? WHERE id = ?",
+                    (new_label, self._clock(), message_row),
+                )
+        return int(cur.lastrowid or 0)
+
+    def feedback(self) -> list[sqlite3.Row]:
+        """All corrections, oldest first; the latest correction of a message wins when retraining."""
+        return list(self._db.execute("SELECT * FROM feedback ORDER BY id"))
+
+    # ------------------------------------------------------------------ outbox
+
+    def _item(self, row: sqlite3.Row) -> OutboxItem:
+        return OutboxItem(
+            row["id"], row["kind"], row["message_row"], row["dedup_key"], json.loads(row["payload"]),
+            row["state"], row["attempts"], row["result"], row["last_error"],
+        )
+
+    def enqueue(self, kind: str, dedup_key: str, payload: dict[str, Any], message_row: int | None = None) -> bool:
+        """Add an action unless one with the same dedup key exists; True if it was added."""
+        now = self._clock()
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO outbox (kind, message_row, dedup_key, payload, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+                (kind, message_row, dedup_key, json.dumps(payload), now, now),
+            )
+        return cur.rowcount == 1
+
+    def due(self, kinds: Sequence[str] | None = None, limit: int = 100) -> list[OutboxItem]:
+        """Actions to run now: pending ones whose time has come, and claimed ones a crash left behind."""
+        query = "SELECT * FROM outbox WHERE state IN ('pending', 'claimed') AND not_before <= ?"
+        params: list[Any] = [self._clock()]
+        if kinds:
+            query += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            params.extend(kinds)
+        query += " ORDER BY id LIMIT ?"
+        params.append(limit)
+        return [self._item(r) for r in self._db.execute(query, params)]
+
+    def claim(self, item_id: int) -> OutboxItem:
+        """Mark an action as being performed now. A claimed item found later means a crash mid-action."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = 'claimed', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                (self._clock(), item_id),
+            )
+            row = db.execute("SELECT * FROM outbox WHERE id = ?", (item_id,)).fetchone()
+        return self._item(row)
+
+    def complete(self, item_id: int, result: str = "", *, message_status: str | None = None,
+                 draft_ref: str | None = None) -> None:
+        """Mark an action done and apply the state change it causes, in one transaction."""
+        now = self._clock()
+        with self.transaction() as db:
+            row = db.execute(
+                "UPDATE outbox SET state = 'done', result = ?, last_error = NULL, updated_at = ? WHERE id = ?"
+                " RETURNING message_row",
+                (result, now, item_id),
+            ).fetchone()
+            if row is not None and row[0] is not None and (message_status or draft_ref):
+                if message_status and message_status not in MESSAGE_STATUSES:
+                    raise ValueError(f"unknown status {message_status!r}")
+                db.execute(
+                    "UPDATE messages SET status = COALESCE(?, status), draft_ref = COALESCE(?, draft_ref),"
+                    " updated_at = ? WHERE id = ?",
+                    (message_status, draft_ref, now, row[0]),
+                )
+
+    def retry_later(self, item_id: int, error: str, delay: float, *, max_attempts: int = 0) -> str:
+        """Put an action back to pending after ``delay`` seconds (or fail it after ``max_attempts``)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT attempts FROM outbox WHERE id = ?", (item_id,)).fetchone()
+            state = "failed" if max_attempts and row and row[0] >= max_attempts else "pending"
+            db.execute(
+                "UPDATE outbox SET state = ?, last_error = ?, not_before = ?, updated_at = ? WHERE id = ?",
+                (state, error[:2000], self._clock() + delay, self._clock(), item_id),
+            )
+        return state
+
+    def outbox_counts(self) -> dict[str, int]:
+        """How many actions are in each state."""
+        rows = self._db.execute("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+        return {r["state"]: r["n"] for r in rows}

@@ -1,0 +1,204 @@
+"""Model files on disk: a joblib file plus a JSON sidecar, versioned, swapped atomically.
+
+Layout of the model dir::
+
+    model_dir/
+      CURRENT.json            {"current": "<version>", "previous": "<version>" | null}, replaced atomically
+      versions/<version>/model.joblib
+      versions/<version>/model.json   (created, scikit-learn version, labels, training size and hash,
+                                       metrics, sha256 of model.joblib)
+
+Installing a model writes a new version directory and then replaces ``CURRENT.json`` in one
+``os.replace``, so a reader sees either the old model or the new one, never half of one; rollback just
+points ``CURRENT.json`` back. joblib files run code when they are loaded, so we only load from the
+configured model dir, only files that belong to the current user and that nobody else can write, and only
+when their sha256 matches the sidecar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import sklearn
+
+from bot.errors import ModelError
+
+POINTER = "CURRENT.json"
+MODEL_FILE = "model.joblib"
+SIDECAR = "model.json"
+
+
+class ModelMismatch(ModelError):
+    """The stored model was made by another scikit-learn, or its file does not match its sidecar."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model read from disk, with its sidecar metadata and its version name."""
+
+    version: str
+    pipeline: Any
+    meta: dict[str, Any]
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_safe(path: Path) -> None:
+    """Refuse a path that another user owns or can write: loading it could run their code."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise ModelError(f"refusing to load {path}: it belongs to another user (uid {st.st_uid})")
+    if stat.S_IMODE(st.st_mode) & 0o022:
+        raise ModelError(f"refusing to load {path}: group or others can write it (run chmod go-w on it)")
+
+
+class ModelStore:
+    """The versioned model directory of one mentorbox."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.dir = Path(model_dir)
+
+    @property
+    def pointer_path(self) -> Path:
+        """The file that names the current and previous versions."""
+        return self.dir / POINTER
+
+    def pointer(self) -> dict[str, str | None]:
+        """``{"current": ..., "previous": ...}``; both None when nothing was installed yet."""
+        try:
+            data = json.loads(self.pointer_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"current": None, "previous": None}
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{self.pointer_path} is unreadable ({exc}): run mentorbox retrain --force") from None
+        return {"current": data.get("current"), "previous": data.get("previous")}
+
+    def has_model(self) -> bool:
+        """Whether a current model is installed."""
+        return bool(self.pointer()["current"])
+
+    def pointer_stamp(self) -> float:
+        """Modification time of the pointer (a running daemon polls it to pick up a new model)."""
+        try:
+            return self.pointer_path.stat().st_mtime_ns / 1e9
+        except FileNotFoundError:
+            return 0.0
+
+    def save(self, pipeline: Any, meta: dict[str, Any]) -> str:
+        """Write a new version (not yet current) and return its name."""
+        version = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        vdir = self.dir / "versions" / version
+        vdir.parent.mkdir(exist_ok=True, mode=0o700)
+        vdir.mkdir(mode=0o700)
+        tmp = vdir / f".{MODEL_FILE}.tmp"
+        joblib.dump(pipeline, tmp, compress=3)
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, vdir / MODEL_FILE)
+        full = dict(meta)
+        full.update(
+            version=version,
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            sklearn_version=sklearn.__version__,
+            model_sha256=sha256_file(vdir / MODEL_FILE),
+        )
+        atomic_write(vdir / SIDECAR, json.dumps(full, indent=2, sort_keys=True).encode("utf-8"))
+        return version
+
+    def install(self, version: str) -> None:
+        """Make ``version`` current, keeping the one it replaces as previous (one atomic replace)."""
+        current = self.pointer()["current"]
+        pointer = {"current": version, "previous": current if current != version else self.pointer()["previous"]}
+        atomic_write(self.pointer_path, json.dumps(pointer).encode("utf-8"))
+
+    def rollback(self) -> str:
+        """Swap current and previous; return the version now current."""
+        pointer = self.pointer()
+        if not pointer["previous"]:
+            raise ModelError(f"no previous model to roll back to in {self.dir}")
+        atomic_write(
+            self.pointer_path,
+            json.dumps({"current": pointer["previous"], "previous": pointer["current"]}).encode("utf-8"),
+        )
+        return str(pointer["previous"])
+
+    def meta(self, version: str) -> dict[str, Any]:
+        """The sidecar of a version."""
+        path = self.dir / "versions" / version / SIDECAR
+        try:
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise ModelMismatch(f"the sidecar {path} is missing or damaged ({exc})") from None
+
+    def load(self, version: str | None = None) -> LoadedModel:
+        """Load a version (default: current) after checking ownership, permissions, hash and versions."""
+        version = version or self.pointer()["current"]
+        if not version:
+            raise ModelError(f"no model installed in {self.dir}")
+        vdir = self.dir / "versions" / version
+        for path in (self.dir, vdir, vdir / MODEL_FILE):
+            check_safe(path)
+        meta = self.meta(version)
+        model_path = vdir / MODEL_FILE
+        if meta.get("sklearn_version") != sklearn.__version__:
+            raise ModelMismatch(
+                f"the model {version} was built with scikit-learn {meta.get('sklearn_version')}, "
+                f"this is {sklearn.__version__}"
+            )
+        if sha256_file(model_path) != meta.get("model_sha256"):
+            raise ModelMismatch(f"the model file of {version} does not match the sha256 in its sidecar")
+        try:
+            pipeline = joblib.load(model_path)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure means "rebuild it"
+            raise ModelMismatch(f"the model file of {version} cannot be loaded: {type(exc).__name__}: {exc}") from None
+        return LoadedModel(version, pipeline, meta)

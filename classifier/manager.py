@@ -1,0 +1,74 @@
+"""Getting a usable model: load the installed one, or train one from the shipped corpus when there is none.
+
+A model that cannot be trusted (another scikit-learn version, a file that does not match its sidecar) is
+not loaded: it is rebuilt from data and the reason is said, because a pickled model from another library
+version may load fine and still behave differently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ModelError
+from classifier.artifact import ModelMismatch, ModelStore
+from classifier.corpus import Example, corpus_fingerprint, load_corpus
+from classifier.model import TriageModel
+from classifier.train import evaluate, fit
+
+DEFAULT_CANDIDATE = "complement-nb"
+Say = Callable[[str], None]
+
+
+def train_and_save(store: ModelStore, examples: list[Example], *, candidate: str = DEFAULT_CANDIDATE,
+                   cv: bool = False, extra_meta: dict[str, Any] | None = None, say: Say = lambda _: None,
+                   ) -> tuple[str, dict[str, Any]]:
+    """Fit on the non-held-out examples, measure on the held-out ones, save; return (version, sidecar)."""
+    train = [e for e in examples if not e.held_out]
+    held = [e for e in examples if e.held_out]
+    result = fit(train, candidate, cv=cv, progress=say)
+    say(f"evaluating on {len(held)} held-out messages")
+    held_metrics = evaluate(result.pipeline, held)
+    meta: dict[str, Any] = {
+        "candidate": candidate,
+        "labels": list(result.pipeline.classes_),
+        "training_size": len(train),
+        "training_sha256": corpus_fingerprint(train),
+        "metrics": {"held_out": held_metrics.as_dict(), "cv": result.cv.as_dict() if cv else None},
+    }
+    meta.update(extra_meta or {})
+    version = store.save(result.pipeline, meta)
+    return version, store.meta(version)
+
+
+def ensure_model(model_dir: Path, say: Say) -> TriageModel:
+    """The installed model, or a new one trained from the shipped corpus (and installed) if needed."""
+    store = ModelStore(model_dir)
+    reason = ""
+    if store.has_model():
+        try:
+            loaded = store.load()
+            return TriageModel(loaded.pipeline, loaded.version, loaded.meta)
+        except ModelMismatch as exc:
+            reason = f"{exc}: retraining it from data"
+    else:
+        reason = f"no model yet in {model_dir}: training one from the shipped corpus"
+    started = time.perf_counter()
+    examples = load_corpus()
+    say(f"{reason} ({len(examples)} messages)")
+    version, _ = train_and_save(store, examples, extra_meta={"origin": "shipped corpus"})
+    store.install(version)
+    loaded = store.load(version)
+    say(f"model {version} installed in {time.perf_counter() - started:.1f} s")
+    return TriageModel(loaded.pipeline, loaded.version, loaded.meta)
+
+
+def load_installed(model_dir: Path) -> TriageModel:
+    """The installed model, or :class:`ModelError` (for commands that must not train on their own)."""
+    loaded = ModelStore(model_dir).load()
+    return TriageModel(loaded.pipeline, loaded.version, loaded.meta)
+
+
+__all__ = ["ModelError", "ensure_model", "load_installed", "train_and_save"]
