@@ -8,9 +8,11 @@ thread it under the original, and the original quoted below.
 
 from __future__ import annotations
 
+import email.policy
 import re
 import textwrap
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from importlib import resources
@@ -26,6 +28,7 @@ from bot.names import first_name
 
 TEMPLATE_SUFFIX = ".txt.j2"
 WRAP = 72
+_UNFOLDED = email.policy.SMTP.clone(max_line_length=998)
 _PREFIX = re.compile(r"^\s*((re|aw|sv|vs|ref|rif|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -92,7 +95,8 @@ def quote(mail: ParsedMail, limit: int = 4000) -> str:
     if len(body) > limit:
         body = body[:limit].rstrip() + "\n[...]"
     quoted = "\n".join(("> " + line).rstrip() for line in wrap_text(body, WRAP - 2).split("\n"))
-    return f"On {when}, {who} wrote:\n{quoted}"
+    attribution = "\n".join(textwrap.wrap(f"On {when}, {who} wrote:", width=WRAP, break_long_words=False))
+    return f"{attribution}\n{quoted}"
 
 
 class Drafter:
@@ -167,9 +171,11 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
-def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | None = None) -> bytes:
+def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | None = None,
+                now: datetime | None = None) -> bytes:
     """The draft as RFC 5322 bytes: threaded to ``mail``, addressed to its Reply-To or From, original quoted."""
-    reply = EmailMessage()
+    reply = EmailMessage(policy=_UNFOLDED)
+    reply["Date"] = format_datetime(now or datetime.now(timezone.utc))
     if owner.address:
         reply["From"] = formataddr((owner.name, owner.address)) if owner.name else owner.address
     to = mail.reply_to or mail.sender_address
@@ -183,8 +189,10 @@ def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | 
         reply["References"] = " ".join([*refs, mail.message_id])
     reply["X-Mentorbox"] = "draft"
     body = f"{text.rstrip()}\n\n{quote(mail)}\n"
-    reply.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable")
-    return reply.as_bytes()
+    # 8bit UTF-8 keeps the text readable in any tool; it is already wrapped at 72 columns. Headers are not
+    # folded at 78: a long Message-ID folded onto its own line in In-Reply-To confuses some threading code.
+    reply.set_content(body, subtype="plain", charset="utf-8", cte="8bit")
+    return reply.as_bytes(policy=_UNFOLDED)
 
 
 _SAMPLE = ParsedMail(

@@ -28,7 +28,7 @@ MAX_TEXT = 1_000_000
 MAX_CLEAN = 64 * 1024
 """Characters of new (unquoted) text the classifier reads: enough for any human-written mail."""
 MAX_PARTS = 500
-MAX_DEPTH = 40
+MAX_DEPTH = 100
 MAX_HEADER = 4096
 """Characters kept of one decoded header value; longer ones are cut (and noted)."""
 
@@ -109,8 +109,8 @@ def decode_header_value(raw: object) -> str:
 # --------------------------------------------------------------------------- quote and signature stripping
 
 _ATTRIBUTION = re.compile(
-    r"^(on\b.{0,200}\b(wrote|writes|schrieb)|am\b.{0,200}\bschrieb|le\b.{0,200}\ba écrit|el\b.{0,200}\bescribió"
-    r"|il giorno\b.{0,200}\bscritto|op\b.{0,200}\bschreef|em\b.{0,200}\bescreveu)\s*:?\s*$",
+    r"^(on|am|le|el|em|op|il giorno|den|dne|w dniu)\b.{0,250}\b(wrote|writes|schrieb|a écrit|escribió|escreveu"
+    r"|schreef|scritto|skrev|napsal|napisał)\b.{0,120}:\s*$",
     re.IGNORECASE,
 )
 _FORWARD_OR_ORIGINAL = re.compile(
@@ -217,6 +217,12 @@ def _payload_bytes(part: email.message.Message, defects: list[str]) -> bytes:
     return b""
 
 
+def _unfold_body(text: str) -> str:
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        return decode_bytes(text.encode("ascii", "surrogateescape"))[0]
+    return text
+
+
 def _part_size(part: email.message.Message, defects: list[str]) -> int:
     if part.is_multipart():  # an attached message/rfc822: count its text form
         try:
@@ -318,6 +324,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
     attachments: list[Attachment] = []
     for part, _depth in _walk(msg, defects):
         ctype, charset, is_attachment, filename = _params(part)
+        if ctype.startswith("multipart/"):
+            # A multipart whose boundary never appears is parsed as one leaf: its text is the body.
+            defects.append("multipart without its boundary: read as plain text")
+            ctype = "text/plain"
         if is_attachment or ctype not in ("text/plain", "text/html"):
             attachments.append(Attachment(filename or "(unnamed)", ctype, _part_size(part, defects)))
             continue
@@ -326,6 +336,12 @@ def parse_mail(raw: bytes) -> ParsedMail:
             defects.append(f"charset {charset!r} did not fit the bytes: decoded as a fallback")
         (plain if ctype == "text/plain" else html_parts).append(text)
 
+    if not any(p.strip() for p in plain + html_parts) and msg.is_multipart():
+        # A boundary that is declared but never used (or never matches) leaves the text in the preamble.
+        stray = "\n".join(t for t in (msg.preamble, msg.epilogue) if isinstance(t, str) and t.strip())
+        if stray:
+            plain.append(_unfold_body(stray))
+            defects.append("multipart without usable parts: text taken from the preamble")
     html_only = not any(p.strip() for p in plain) and bool(html_parts)
     if html_only:
         body = "\n\n".join(html_to_text(h[:MAX_TEXT * 2]) for h in html_parts)

@@ -18,7 +18,7 @@ from classifier.corpus import Example, corpus_fingerprint, load_corpus
 from classifier.model import TriageModel
 from classifier.train import evaluate, fit
 
-DEFAULT_CANDIDATE = "complement-nb"
+DEFAULT_CANDIDATE = "logreg"
 Say = Callable[[str], None]
 
 

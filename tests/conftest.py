@@ -1,0 +1,60 @@
+"""Shared fixtures: a trained model (once per session), sample paths, and a real Dovecot server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_MBOX = ROOT / "examples" / "sample.mbox"
+NASTY = ROOT / "tests" / "fixtures" / "nasty"
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained once from the shipped corpus, in a private dir (copied per test that changes it)."""
+    from classifier.manager import ensure_model
+
+    path = tmp_path_factory.mktemp("model") / "model"
+    ensure_model(path, lambda _: None)
+    return path
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for a CLI subprocess: its own data and config dirs, so nothing of the user's is touched."""
+    env = dict(os.environ)
+    env.update(XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.pop("MENTORBOX_CONFIG", None)
+    return env
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, model_dir: Path) -> Path:
+    """A minimal config that points at the session's trained model (copied, so tests may change it)."""
+    private = tmp_path / "model"
+    shutil.copytree(model_dir, private)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[owner]\nname = "Kai Andersen"\naddress = "kai@andersen.dk"\n\n'
+        f'[classifier]\nmodel_dir = "{private}"\n\n[store]\npath = "{tmp_path / "state.sqlite3"}"\n'
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[object]:
+    """A real Dovecot on 127.0.0.1 for the whole session; fails (never skips) if it cannot start."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tests.dovecot import start_dovecot
+
+    server = start_dovecot()
+    try:
+        yield server
+    finally:
+        server.stop()

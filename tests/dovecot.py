@@ -1,0 +1,191 @@
+"""A throw-away Dovecot IMAP server on free loopback ports, for the integration tests.
+
+Built from the facts in shared/notes/dovecot-for-tests.md: a self-contained config (no /etc/dovecot), a
+passwd-file with two users, Maildir under a short temp dir (unix socket paths are limited to ~107 bytes),
+TLS with a generated certificate, its own process group so that teardown also ends the session processes.
+It never skips: if Dovecot cannot start, the fixture raises and says why.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
+USERS = ("test", "bot")
+PASSWORD = "secret"
+
+CONF = """\
+base_dir = {d}/run
+state_dir = {d}/state
+instance_name = mbxtest-{p1}
+protocols = imap
+listen = 127.0.0.1
+log_path = {d}/dovecot.log
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+first_valid_uid = 1
+ssl = yes
+ssl_cert = <{d}/cert.pem
+ssl_key = <{d}/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 200
+mailbox_idle_check_interval = 1 secs
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n {d}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%n {d}/users
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    port = {p1}
+  }}
+  inet_listener imaps {{
+    port = {p2}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_greeting(port: int, deadline: float, context: ssl.SSLContext | None = None) -> bool:
+    """Ready means the '* OK' greeting: imap-login accepts TCP before the auth process is up."""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
+                s = context.wrap_socket(raw, server_hostname="localhost") if context else raw
+                if s.recv(100).startswith(b"* OK"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+@dataclass
+class Dovecot:
+    """A running server: its dir, plain/STARTTLS port, implicit-TLS port and CA file."""
+
+    dir: str
+    port: int
+    tls_port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def conf(self) -> str:
+        return os.path.join(self.dir, "dovecot.conf")
+
+    @property
+    def ca_file(self) -> str:
+        return os.path.join(self.dir, "cert.pem")
+
+    def doveadm(self, *args: str) -> str:
+        return subprocess.run([DOVEADM, "-c", self.conf, *args], capture_output=True, text=True, check=True).stdout
+
+    def client(self, user: str = "test", tls: bool = True):  # type: ignore[no-untyped-def]
+        from imapclient import IMAPClient
+
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if tls:
+            c = IMAPClient("127.0.0.1", port=self.tls_port, ssl=True, ssl_context=context, timeout=10)
+        else:
+            c = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=10)
+        c.login(user, PASSWORD)
+        return c
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_dovecot() -> Dovecot:
+    """Start a server or raise RuntimeError with the reason (never skip: CI must see it)."""
+    if not os.path.exists(DOVECOT):
+        raise RuntimeError(
+            f"dovecot not found at {DOVECOT}: install Debian's dovecot-imapd (scripts/test.sh does it)"
+        )
+    d = tempfile.mkdtemp(prefix="dc", dir="/tmp")
+    os.chmod(d, 0o755)
+    if os.geteuid() == 0:
+        login_user, internal_user, internal_group = "dovenull", "dovecot", "dovecot"
+        mail_pw = pwd.getpwnam("nobody")
+    else:
+        me = pwd.getpwuid(os.getuid())
+        login_user = internal_user = me.pw_name
+        internal_group = grp.getgrgid(os.getgid()).gr_name
+        mail_pw = me
+    os.makedirs(f"{d}/mail")
+    os.chown(f"{d}/mail", mail_pw.pw_uid, mail_pw.pw_gid)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", f"{d}/key.pem",
+         "-out", f"{d}/cert.pem", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    with open(f"{d}/users", "w") as fh:
+        for user in USERS:
+            fh.write(f"{user}:{{PLAIN}}{PASSWORD}:{mail_pw.pw_uid}:{mail_pw.pw_gid}::{d}/mail/{user}::\n")
+    os.chmod(f"{d}/users", 0o644)
+    p1, p2 = _free_port(), _free_port()
+    with open(f"{d}/dovecot.conf", "w") as fh:
+        fh.write(CONF.format(d=d, p1=p1, p2=p2, login_user=login_user, internal_user=internal_user,
+                             internal_group=internal_group))
+    started = time.monotonic()
+    proc = subprocess.Popen([DOVECOT, "-F", "-c", f"{d}/dovecot.conf"], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    context = ssl.create_default_context(cafile=f"{d}/cert.pem")
+    if not (_wait_greeting(p1, started + 15) and _wait_greeting(p2, started + 15, context)):
+        output = proc.stdout.read().decode(errors="replace") if proc.poll() is not None and proc.stdout else ""
+        log = open(f"{d}/dovecot.log").read() if os.path.exists(f"{d}/dovecot.log") else ""
+        server = Dovecot(d, p1, p2, proc)
+        server.stop()
+        raise RuntimeError(f"dovecot did not start within 15 s:\n{output}\n{log}")
+    return Dovecot(d, p1, p2, proc)

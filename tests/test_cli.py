@@ -1,0 +1,173 @@
+"""The command line, run as a user runs it: a subprocess, real files, exact messages and exit codes."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import subprocess
+import sys
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from bot.cli import build_parser
+from tests.conftest import NASTY, SAMPLE_MBOX
+
+KEYS = {"source", "message_id", "from", "subject", "label", "confidence", "unsure", "priority", "reasons", "faq",
+        "draft"}
+LABELS = {"congratulation", "advice_request", "phd_offer", "job_lead", "other"}
+
+
+def _mentorbox() -> list[str]:
+    script = Path(sys.executable).parent / "mentorbox"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*_mentorbox(), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_help_lists_every_command() -> None:
+    done = run("--help")
+    assert done.returncode == 0
+    for command in ("triage", "run", "retrain", "check-config", "status"):
+        assert command in done.stdout
+
+
+def test_every_command_and_option_has_help() -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    for name, sub in subparsers.choices.items():
+        assert sub.description, name
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, f"{name} {action.dest}"
+
+
+def test_triage_sample_jsonl(config_file: Path) -> None:
+    """Given the shipped sample, when triaged as jsonl, then each message is one complete JSON object."""
+    done = run("triage", str(SAMPLE_MBOX), "--config", str(config_file), "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == 48
+    expected = json.loads((SAMPLE_MBOX.parent / "sample-labels.json").read_text())
+    for row in rows:
+        assert set(row) == KEYS
+        assert row["label"] in LABELS and 0.0 <= row["confidence"] <= 1.0
+        assert isinstance(row["unsure"], bool) and isinstance(row["priority"], bool)
+        assert isinstance(row["reasons"], list) and row["reasons"]
+        assert (row["draft"] is None) == (row["label"] == "other")
+    assert {r["label"] for r in rows} == LABELS
+    correct = sum(expected[r["message_id"]] == r["label"] for r in rows)
+    assert correct / len(rows) >= 0.9  # the sample was written apart from the training corpus
+    assert rows[0]["source"] == "0"
+
+
+def test_first_run_trains_a_model_and_says_so(isolated_env: dict[str, str], tmp_path: Path) -> None:
+    one = tmp_path / "one.eml"
+    one.write_bytes(b"From: a@x.org\r\nSubject: congrats\r\n\r\nCongratulations on the spotlight, well deserved!\r\n")
+    done = run("triage", str(one), "--format", "jsonl", env=isolated_env)
+    assert done.returncode == 0, done.stderr
+    assert "no model yet" in done.stderr and "training one from the shipped corpus" in done.stderr
+    assert json.loads(done.stdout)["label"] == "congratulation"
+    again = run("triage", str(one), "--format", "jsonl", env=isolated_env)
+    assert "no model yet" not in again.stderr
+
+
+def test_table_output(config_file: Path) -> None:
+    done = run("triage", str(SAMPLE_MBOX), "--config", str(config_file))
+    assert done.returncode == 0, done.stderr
+    assert "48 messages" in done.stdout and "job_lead" in done.stdout and "{" not in done.stdout.splitlines()[0]
+
+
+def test_triage_never_changes_the_source(config_file: Path, tmp_path: Path) -> None:
+    before = SAMPLE_MBOX.read_bytes(), SAMPLE_MBOX.stat().st_mtime_ns
+    run("triage", str(SAMPLE_MBOX), "--config", str(config_file), "--format", "jsonl")
+    assert (SAMPLE_MBOX.read_bytes(), SAMPLE_MBOX.stat().st_mtime_ns) == before
+
+
+def test_nasty_folder_is_triaged_without_a_traceback(config_file: Path) -> None:
+    done = run("triage", str(NASTY), "--config", str(config_file), "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == len(list(NASTY.glob("*.eml")))
+    unreadable = [r for r in rows if r["source"] == "06_nested_multipart_60_levels.eml"]
+    assert unreadable and unreadable[0]["label"] in LABELS
+    calendar = next(r for r in rows if r["source"] == "31_text_calendar_only.eml")
+    assert calendar["unsure"] or calendar["label"] == "other"
+
+
+def test_drafts_dir_writes_threaded_replies(config_file: Path, tmp_path: Path) -> None:
+    drafts = tmp_path / "drafts"
+    done = run("triage", str(SAMPLE_MBOX), "--config", str(config_file), "--format", "jsonl",
+               "--drafts-dir", str(drafts))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    files = sorted(drafts.glob("*.eml"))
+    assert len(files) == sum(1 for r in rows if r["draft"])
+    by_id = {r["message_id"]: r for r in rows}
+    for path in files:
+        reply = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        original = by_id[reply["In-Reply-To"]]
+        assert reply["Subject"].startswith("Re: ")
+        assert reply["References"].split()[-1] == original["message_id"]
+        assert reply["From"] == "Kai Andersen <kai@andersen.dk>"
+        assert original["draft"].splitlines()[0] in reply.get_content()
+
+
+@pytest.mark.parametrize(
+    ("args", "config_text", "message"),
+    [
+        pytest.param(["triage", "{missing}"], None, "mentorbox: error: SOURCE '{missing}' does not exist\n",
+                     id="missing-source"),
+        pytest.param(["triage", "{sample}", "--config", "{config}"], '[imap]\nhost = "h"\nusername = "u"\npassword_env = "P"\nport = "993x"\n',
+                     "mentorbox: error: imap.port: expected an integer, got string '993x'\n", id="wrong-type"),
+        pytest.param(["check-config", "--config", "{config}"], '[classifier]\nunsure_bellow = 0.5\n',
+                     "mentorbox: error: classifier.unsure_bellow: unknown setting\n", id="typo"),
+        pytest.param(["check-config", "--config", "{config}"], None,
+                     "mentorbox: error: config file '{config}' not found (copy config.example.toml there to start)\n",
+                     id="no-config"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, isolated_env: dict[str, str], args: list[str],
+                                          config_text: str | None, message: str) -> None:
+    config = tmp_path / "config.toml"
+    if config_text is not None:
+        config.write_text(config_text)
+    values = {"missing": str(tmp_path / "nope.mbox"), "sample": str(SAMPLE_MBOX), "config": str(config)}
+    done = run(*[a.format(**values) for a in args], env=isolated_env)
+    assert done.returncode == 2
+    assert done.stderr == message.format(**values)
+    assert done.stdout == ""
+
+
+def test_check_config_reports_each_check(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("pw")
+    secret.chmod(0o600)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[imap]\nhost = "h"\nusername = "u"\npassword_file = "{secret}"\n')
+    done = run("check-config", "--config", str(config), env=isolated_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "imap.password readable from file" in done.stdout and "all checks passed" in done.stdout
+    secret.chmod(0o644)
+    done = run("check-config", "--config", str(config), env=isolated_env)
+    assert done.returncode == 1
+    assert "readable by other users" in done.stdout and "1 problem(s) found" in done.stdout
+
+
+def test_not_yet_available_commands_say_so(isolated_env: dict[str, str]) -> None:
+    done = run("status", env=isolated_env)
+    assert done.returncode == 1 and done.stderr.startswith("mentorbox: error:") and "Traceback" not in done.stderr
+
+
+def test_output_into_closed_pipe_is_quiet(config_file: Path) -> None:
+    command = " ".join(_mentorbox()) + f" triage {SAMPLE_MBOX} --config {config_file} --format jsonl | head -n 1"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+    assert len(done.stdout.splitlines()) == 1

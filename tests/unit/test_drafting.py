@@ -1,0 +1,97 @@
+"""Drafts: greeting names, subjects, wrapping, threading headers, and template errors with file and line."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from bot.drafting import Drafter, Owner, build_reply, reply_subject, shipped_templates_dir, wrap_text
+from bot.names import first_name
+from bot.parser import parse_mail
+
+OWNER = Owner("Kai Andersen", "kai@andersen.dk", "Kai")
+ORIGINAL = (
+    b"From: \"Dr. Jane Q. Doe\" <jane.doe@uni.example>\r\nReply-To: jane@home.example\r\nTo: kai@andersen.dk\r\n"
+    b"Subject: RE: AW: Re: Fwd: Your paper\r\nMessage-ID: <orig@uni.example>\r\nReferences: <root@x> <mid@x>\r\n"
+    b"Date: Tue, 03 Mar 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"Would you consider a PhD with us?\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "address", "expected"),
+    [
+        ("Dr. Jane Q. Doe", "", "Jane"),
+        ("Doe, Jane", "", "Jane"),
+        ("", "jane.doe@x.org", "Jane"),
+        ("PROF. MARIA GARCIA", "", "Maria"),
+        ("Jane Doe, PhD", "", "Jane"),
+        ("", "noreply@github.com", ""),
+        ("LinkedIn Job Alerts", "jobs-noreply@linkedin.com", ""),
+        ("J. Doe", "", ""),
+        ("", "jdoe@x.org", ""),
+        ("", "", ""),
+    ],
+)
+def test_first_name(name: str, address: str, expected: str) -> None:
+    assert first_name(name, address) == expected
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [("RE: AW: Re: Fwd: Your paper", "Re: Your paper"), ("Hello", "Re: Hello"), ("", "Re: your message"),
+     ("Re[2]: SV: x", "Re: x")],
+)
+def test_reply_subject(subject: str, expected: str) -> None:
+    assert reply_subject(subject) == expected
+
+
+def test_wrap_reflows_paragraphs_and_keeps_quotes() -> None:
+    text = "word " * 40 + "\nshort tail\n\n> " + "quoted " * 20
+    wrapped = wrap_text(text)
+    lines = wrapped.split("\n")
+    assert all(len(line) <= 72 for line in lines if not line.startswith(">"))
+    assert "tail" in lines[-3] and lines[-1].startswith("> quoted")
+
+
+def test_shipped_templates_render_for_each_answered_label() -> None:
+    drafter = Drafter(shipped_templates_dir(), OWNER)
+    assert drafter.check() == []
+    mail = parse_mail(ORIGINAL)
+    for label in ("congratulation", "advice_request", "phd_offer", "job_lead"):
+        text = drafter.render(mail, label)
+        assert text is not None and text.startswith("Hi Jane,") and text.rstrip().endswith("Kai")
+    assert drafter.render(mail, "other") is None
+
+
+def test_reply_is_threaded_and_addressed_to_reply_to() -> None:
+    mail = parse_mail(ORIGINAL)
+    raw = build_reply(mail, "Hi Jane,\n\nThank you.\n", OWNER, message_id="<draft@andersen.dk>")
+    reply = email.message_from_bytes(raw, policy=policy.default)
+    assert reply["To"] == "jane@home.example"
+    assert reply["From"] == "Kai Andersen <kai@andersen.dk>"
+    assert reply["Subject"] == "Re: Your paper"
+    assert reply["In-Reply-To"] == "<orig@uni.example>"
+    assert reply["References"] == "<root@x> <mid@x> <orig@uni.example>"
+    assert reply.get_content_type() == "text/plain" and reply.get_content_charset() == "utf-8"
+    body = reply.get_content()
+    assert "Thank you." in body and "> Would you consider a PhD with us?" in body
+    assert b"\r\nIn-Reply-To: <orig@uni.example>\r\n" in raw
+    _, _, encoded_body = raw.partition(b"\r\n\r\n")
+    assert all(len(line) <= 72 for line in encoded_body.decode("utf-8").splitlines())
+
+
+def test_broken_template_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "congratulation.txt.j2").write_text("{{ greeting }}\n\n{% if %}\n")
+    (tmp_path / "job_lead.txt.j2").write_text("{{ greeting }}\n{{ no_such_variable }}\n")
+    problems = Drafter(tmp_path, OWNER).check()
+    assert any("congratulation.txt.j2:3:" in p for p in problems)
+    assert any("job_lead.txt.j2:2:" in p and "no_such_variable" in p for p in problems)
+
+
+def test_sandbox_blocks_attribute_escapes(tmp_path: Path) -> None:
+    (tmp_path / "congratulation.txt.j2").write_text("{{ greeting.__class__.__mro__[1].__subclasses__() }}")
+    assert Drafter(tmp_path, OWNER).check() != []

@@ -1,0 +1,292 @@
+"""The parser: canned messages with known answers, the nasty samples, and property-based mangling."""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.htmltext import html_to_text
+from bot.models import ParsedMail
+from bot.parser import MAX_CLEAN, MAX_TEXT, decode_header_value, parse_mail, strip_quotes_and_signature
+
+NASTY = Path(__file__).resolve().parents[1] / "fixtures" / "nasty"
+
+
+def _msg(headers: str, body: bytes = b"hello\r\n") -> bytes:
+    return headers.replace("\n", "\r\n").encode("utf-8", "surrogateescape") + b"\r\n" + body
+
+
+# --------------------------------------------------------------------------- headers
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("=?utf-8?B?5byg5LiJ?=", "张三", id="base64-utf8"),
+        pytest.param("=?iso-8859-1?q?J=F6rg_M=FCller?=", "Jörg Müller", id="q-latin1"),
+        pytest.param("=?utf-8?q?a?= =?utf-8?q?b?=", "ab", id="adjacent-words-join"),
+        pytest.param("Re: =?UTF-8?Q?Gl=C3=BCckwunsch?= !", "Re: Glückwunsch !", id="mixed"),
+        pytest.param("=?utf-8?B?!!!?=", "", id="garbage-base64"),
+        pytest.param("=?x-unknown?Q?caf=E9?=", "café", id="unknown-charset-falls-back"),
+        pytest.param("plain\r\n folded", "plain folded", id="folded"),
+    ],
+)
+def test_decode_header_value(raw: str, expected: str) -> None:
+    """Given an encoded header, when decoded, then it reads as a person would read it."""
+    assert decode_header_value(raw) == expected
+
+
+def test_eight_bit_headers_are_read_as_utf8_or_cp1252() -> None:
+    raw = b"From: J\xc3\xb6rg <j@x.de>\r\nSubject: caf\xe9 cr\xe8me\r\n\r\nbody"
+    mail = parse_mail(raw)
+    assert mail.sender_name == "Jörg"
+    assert mail.subject == "café crème"
+
+
+def test_addresses_reply_to_and_recipient_count() -> None:
+    raw = _msg(
+        'From: "Doe, Jane" <Jane.Doe@Example.ORG>\nReply-To: jobs@example.org\n'
+        "To: a@x, b@x\nCc: c@x\nSubject: hi\nMessage-ID: <m1@x>\nIn-Reply-To: <m0@x>\n"
+        "References: <a@x> <m0@x>\nDate: Tue, 03 Mar 2026 10:00:00 +0100\n"
+    )
+    mail = parse_mail(raw)
+    assert (mail.sender_name, mail.sender_address) == ("Doe, Jane", "jane.doe@example.org")
+    assert mail.reply_to == "jobs@example.org"
+    assert mail.to_count == 3
+    assert mail.message_id == "<m1@x>"
+    assert mail.in_reply_to == "<m0@x>"
+    assert mail.references == ("<a@x>", "<m0@x>")
+    assert mail.date is not None and mail.date.year == 2026
+
+
+def test_list_headers_make_mail_bulk() -> None:
+    mail = parse_mail(_msg("From: news@x.org\nList-Id: <phd.x.org>\nList-Unsubscribe: <mailto:u@x>\n"))
+    assert mail.list_id == "<phd.x.org>"
+    assert mail.is_bulk
+    assert parse_mail(_msg("From: a@x\nPrecedence: bulk\n")).is_bulk
+    assert not parse_mail(_msg("From: a@x\n")).is_bulk
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+def test_plain_is_preferred_over_html() -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@x"
+    msg.set_content("plain words")
+    msg.add_alternative("<p>html words</p>", subtype="html")
+    mail = parse_mail(msg.as_bytes())
+    assert mail.text.strip() == "plain words"
+    assert not mail.html_only
+
+
+def test_html_only_is_converted_to_text() -> None:
+    html = "<html><head><style>p{}</style></head><body><p>Dear Kai,</p><script>x()</script><p>A&amp;B</p></body>"
+    mail = parse_mail(_msg("From: a@x\nContent-Type: text/html; charset=utf-8\n", html.encode()))
+    assert mail.html_only
+    assert mail.text == "Dear Kai,\n\nA&B"
+
+
+def test_base64_body_with_latin1_charset() -> None:
+    body = base64.b64encode("Grüße aus Köln".encode("latin-1"))
+    mail = parse_mail(
+        _msg("From: a@x\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: base64\n", body)
+    )
+    assert mail.text == "Grüße aus Köln"
+
+
+def test_lying_us_ascii_charset_is_worked_around() -> None:
+    mail = parse_mail(_msg("From: a@x\nContent-Type: text/plain; charset=us-ascii\n", b"it\x92s \x93fine\x94"))
+    assert mail.text == "it’s “fine”"
+    assert any("charset" in d for d in mail.defects)
+
+
+def test_attachments_are_listed_not_read() -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@x"
+    msg.set_content("see attached")
+    msg.add_attachment(b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="cv.pdf")
+    mail = parse_mail(msg.as_bytes())
+    assert mail.text.strip() == "see attached"
+    assert [(a.filename, a.content_type, a.size) for a in mail.attachments] == [("cv.pdf", "application/pdf", 13)]
+
+
+def test_quotes_and_signature_are_stripped_for_classification() -> None:
+    body = (
+        "Thanks, that helps a lot!\n\n-- \nJane Doe\nProfessor of Things\n\n"
+        "On Tue, 3 Mar 2026 at 10:02, Kai <kai@x> wrote:\n> We are hiring PhD students\n"
+    )
+    mail = parse_mail(_msg("From: a@x\n", body.encode()))
+    assert mail.clean_text == "Thanks, that helps a lot!"
+    assert "hiring" in mail.text  # the full text keeps everything for the record
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("new\n\nOn Mon, 2 Mar 2026, Bob <b@x> wrote:\n> old", "new", id="gmail"),
+        pytest.param("new\nOn Mon, 2 Mar 2026 at 10:00, Bob Smith <b@x>\nwrote:\n> old", "new", id="gmail-2-lines"),
+        pytest.param("neu\n\nAm 02.03.2026 um 10:00 schrieb Bob:\n> alt", "neu", id="german"),
+        pytest.param("new\n-----Original Message-----\nFrom: b@x\nold", "new", id="outlook-original"),
+        pytest.param("new\n\nFrom: Bob <b@x>\nSent: Monday\nTo: Kai\nSubject: x\n\nold", "new", id="outlook-block"),
+        pytest.param("answer\n> quoted q\nmore answer", "answer\nmore answer", id="inline"),
+        pytest.param("hi\n\nSent from my iPhone", "hi", id="mobile-footer"),
+        pytest.param("> only a quote", "> only a quote", id="only-quote-kept"),
+    ],
+)
+def test_strip_quotes_and_signature(text: str, expected: str) -> None:
+    assert strip_quotes_and_signature(text) == expected
+
+
+def test_html_to_text_survives_broken_markup() -> None:
+    assert html_to_text("<p>one<br>two<div>three</p></span><b>four") == "one\ntwo\nthree\nfour"
+    assert html_to_text("<<<>>> < a & b") != ""
+
+
+def test_no_headers_no_body() -> None:
+    mail = parse_mail(b"")
+    assert isinstance(mail, ParsedMail)
+    assert mail.sender_address == "" and mail.text == "" and mail.subject == ""
+
+
+def test_huge_body_is_capped() -> None:
+    big = b"word " * (MAX_TEXT // 2)
+    mail = parse_mail(_msg("From: a@x\n", big))
+    assert len(mail.text) == MAX_TEXT
+    assert len(mail.clean_text) <= MAX_CLEAN
+
+
+def test_deep_nesting_is_bounded() -> None:
+    depth = 80
+    parts = []
+    for i in range(depth):
+        parts.append(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n')
+    raw = ("From: a@x\r\n" + "".join(parts) + "Content-Type: text/plain\r\n\r\ndeep text\r\n").encode()
+    started = time.perf_counter()
+    mail = parse_mail(raw)
+    assert time.perf_counter() - started < 2
+    assert any("nesting" in d for d in mail.defects) or "deep text" in mail.text
+
+
+# --------------------------------------------------------------------------- the nasty samples
+
+
+def _nasty_files() -> list[Path]:
+    return sorted(NASTY.glob("*.eml"))
+
+
+def test_there_are_nasty_samples() -> None:
+    assert len(_nasty_files()) >= 25
+
+
+@pytest.mark.parametrize("path", _nasty_files(), ids=lambda p: p.name)
+def test_nasty_sample_parses(path: Path) -> None:
+    """Given a hand-made broken message, parsing returns a value quickly and never raises."""
+    started = time.perf_counter()
+    mail = parse_mail(path.read_bytes())
+    assert time.perf_counter() - started < 5
+    assert isinstance(mail.text, str) and isinstance(mail.subject, str)
+    assert mail.size == len(path.read_bytes())
+    assert "\x00" not in mail.text
+
+
+def test_generated_huge_samples_parse(tmp_path: Path) -> None:
+    """The 3 MB body and the 2 MB single line are generated at test time (too big to commit)."""
+    sys.path.insert(0, str(NASTY))
+    try:
+        from build_nasty import build_large
+    finally:
+        sys.path.remove(str(NASTY))
+    written = build_large(tmp_path)
+    assert len(written) == 2
+    for path in written.values():
+        raw = Path(path).read_bytes()
+        assert len(raw) >= 2_000_000
+        started = time.perf_counter()
+        mail = parse_mail(raw)
+        assert time.perf_counter() - started < 5
+        assert len(mail.clean_text) <= MAX_CLEAN
+        assert mail.text
+
+
+# --------------------------------------------------------------------------- property-based
+
+_header_names = st.sampled_from(
+    ["From", "To", "Cc", "Subject", "Date", "Message-ID", "Content-Type", "Content-Transfer-Encoding",
+     "References", "In-Reply-To", "List-Id", "Reply-To", "Content-Disposition", "MIME-Version", "X-Junk"]
+)
+_header_values = st.one_of(
+    st.text(max_size=80),
+    st.binary(max_size=80).map(lambda b: b.decode("latin-1")),
+    st.sampled_from([
+        "multipart/mixed; boundary=zz", "multipart/alternative; boundary=\"\"", "text/plain; charset=x-foo",
+        "text/html; charset=utf-8", "message/rfc822", "text", "base64", "quoted-printable", "x-uuencode",
+        "=?utf-8?B?!!?=", "=?utf-8?Q?=ZZ?=", "attachment; filename*=utf-8''%E2%82%AC.pdf",
+        "Tue, 31 Feb 99999 25:61:61 +9999", "<>", "@@@", ",,,", "\"unterminated",
+    ]),
+)
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> bytes:
+    headers = draw(st.lists(st.tuples(_header_names, _header_values), max_size=12))
+    head = "".join(f"{k}: {v.replace(chr(13), ' ').replace(chr(10), ' ')}\r\n" for k, v in headers)
+    body = draw(st.one_of(
+        st.binary(max_size=2000),
+        st.text(max_size=2000).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        st.just(b"--zz\r\nContent-Type: text/plain\r\n\r\nhi\r\n--zz\r\nContent-Type: text/html\r\n\r\n<p>x"),
+    ))
+    return head.encode("utf-8", "surrogatepass") + draw(st.sampled_from([b"\r\n", b"\n", b""])) + body
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_messages())
+def test_parser_never_raises_on_generated_messages(raw: bytes) -> None:
+    mail = parse_mail(raw)
+    assert isinstance(mail, ParsedMail)
+    assert isinstance(mail.clean_text, str) and len(mail.clean_text) <= MAX_CLEAN
+    assert mail.size == len(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=4000))
+def test_parser_never_raises_on_random_bytes(raw: bytes) -> None:
+    assert isinstance(parse_mail(raw), ParsedMail)
+
+
+_VALID = (
+    b"From: =?utf-8?q?J=C3=B6rg?= <j@x.de>\r\nTo: k@x\r\nSubject: =?utf-8?B?5byg?=\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"
+    b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"Gr=C3=BC=C3=9Fe\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    b"PHA+R3LDvMOfZTwvcD4=\r\n--b1--\r\n"
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_VALID) - 1), st.integers(0, 255), st.sampled_from("rid")),
+                min_size=1, max_size=12))
+def test_parser_never_raises_on_mangled_valid_message(edits: list[tuple[int, int, str]]) -> None:
+    """Given a valid multipart message, when bytes are replaced, inserted or deleted, parsing still works."""
+    raw = bytearray(_VALID)
+    for pos, byte, op in edits:
+        pos = min(pos, len(raw) - 1)
+        if op == "r":
+            raw[pos] = byte
+        elif op == "i":
+            raw.insert(pos, byte)
+        elif len(raw) > 1:
+            del raw[pos]
+    assert isinstance(parse_mail(bytes(raw)), ParsedMail)
+
+
+def test_valid_fixture_for_mangling_is_valid() -> None:
+    mail = parse_mail(_VALID)
+    assert mail.sender_name == "Jörg" and mail.subject == "张" and mail.text.strip() == "Grüße"

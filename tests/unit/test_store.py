@@ -1,0 +1,142 @@
+"""The state store: private file, WAL, migrations, idempotent recording and a crash-safe outbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StoreError
+from bot.models import Decision
+from bot.store import SCHEMA_VERSION, MessageKey, Store
+
+KEY = MessageKey("default", "INBOX", 17, 42)
+DECISION = Decision("job_lead", 0.93, False, True, ('"referral" +1.20',), (), "Hi Ana,\n...")
+
+
+def _record(store: Store, key: MessageKey = KEY, actions=(("draft", "draft:default/INBOX/17/42", {"x": 1}),)) -> int:
+    return store.record_decision(key, message_id="<m@x>", sender="Ana <a@x>", subject="Role", date=None,
+                                 decision=DECISION, actions=actions)
+
+
+def test_file_is_private_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "state.sqlite3"
+    store = Store(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert store.schema_version == SCHEMA_VERSION
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this mentorbox"):
+        Store(path)
+
+
+def test_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create the state store"):
+        Store(blocker / "state.sqlite3")
+
+
+def test_recording_twice_does_not_duplicate_row_or_action(tmp_path: Path) -> None:
+    """Given a crash after recording, when the message is recorded again, then nothing is doubled."""
+    store = Store(tmp_path / "s.db")
+    first, second = _record(store), _record(store)
+    assert first == second
+    assert len(store.due()) == 1
+    row = store.find(KEY)
+    assert row["label"] == "job_lead" and row["priority"] == 1 and json.loads(row["reasons"]) == list(DECISION.reasons)
+    assert store.find_by_message_id("default", "<m@x>")["id"] == first
+
+
+def test_outbox_claim_complete_applies_state_change_atomically(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    row_id = _record(store)
+    (item,) = store.due(["draft"])
+    claimed = store.claim(item.id)
+    assert claimed.state == "claimed" and claimed.attempts == 1
+    store.complete(item.id, "uid:9", message_status="drafted", draft_ref="Drafts/5/9")
+    assert store.due() == []
+    row = store.get(row_id)
+    assert (row["status"], row["draft_ref"]) == ("drafted", "Drafts/5/9")
+
+
+def test_claimed_item_survives_a_crash(tmp_path: Path) -> None:
+    """Given an action claimed when the process died, when the store is reopened, then it is due again."""
+    path = tmp_path / "s.db"
+    store = Store(path)
+    _record(store)
+    store.claim(store.due()[0].id)
+    del store  # no close: like kill -9
+    reopened = Store(path)
+    (item,) = reopened.due()
+    assert item.state == "claimed" and item.attempts == 1
+
+
+def test_retry_later_and_give_up(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = Store(tmp_path / "s.db", clock=lambda: now[0])
+    _record(store)
+    item = store.due()[0]
+    store.claim(item.id)
+    assert store.retry_later(item.id, "server down", delay=60, max_attempts=2) == "pending"
+    assert store.due() == []
+    now[0] += 61
+    assert store.due()[0].last_error == "server down"
+    store.claim(item.id)
+    assert store.retry_later(item.id, "still down", delay=60, max_attempts=2) == "failed"
+    now[0] += 1000
+    assert store.due() == [] and store.outbox_counts() == {"failed": 1}
+
+
+def test_failures_count_attempts(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    assert store.record_failure(KEY, "boom") == 1
+    assert store.record_failure(KEY, "boom again") == 2
+    row = store.find(KEY)
+    assert (row["status"], row["error"], row["attempts"]) == ("failed", "boom again", 2)
+
+
+def test_uidvalidity_is_part_of_the_key(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    a = _record(store, KEY, ())
+    b = _record(store, MessageKey("default", "INBOX", 18, 42), ())
+    assert a != b
+
+
+def test_feedback_updates_label_and_keeps_text(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    row_id = _record(store)
+    store.add_feedback("phd_offer", message_row=row_id, old_label="job_lead", subject="Role", body="PhD with me?")
+    (fb,) = store.feedback()
+    assert (fb["old_label"], fb["new_label"], fb["body"]) == ("job_lead", "phd_offer", "PhD with me?")
+    assert store.get(row_id)["label"] == "phd_offer"
+    assert store.counts_by_label() == {"phd_offer": 1}
+
+
+def test_folder_state(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    assert store.folder_state("default", "INBOX") is None
+    store.set_folder_state("default", "INBOX", 17, 40)
+    store.set_folder_state("default", "INBOX", 17, 42)
+    assert store.folder_state("default", "INBOX") == (17, 42)
+
+
+def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(RuntimeError):
+        with store.transaction() as db:
+            db.execute("INSERT INTO folders (account, folder, uidvalidity) VALUES ('a', 'b', 1)")
+            raise RuntimeError("crash mid-transaction")
+    assert store.folder_state("a", "b") is None
