@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from typing import Any, TextIO
 from bot import __version__
 from bot.config import Config, default_config_path, load_config
 from bot.errors import MentorboxError, UsageError
-from bot.logs import setup_logging
+from bot.logs import REDACTOR, setup_logging
 
 log = logging.getLogger("mentorbox")
 
@@ -147,23 +148,23 @@ def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
 def cmd_triage(args: argparse.Namespace) -> int:
     """mentorbox triage SOURCE."""
     config = load_config(args.config)
-    if args.format == "jsonl":
-        setup_logging("WARNING" if not args.verbose else "INFO")
-    rows_iter: Iterator[dict[str, Any]]
-    progress_ctx = None
-    if sys.stderr.isatty() and not args.no_progress:
-        from rich.progress import Progress
-
+    setup_logging("INFO" if args.verbose else "WARNING")
+    show_progress = sys.stderr.isatty() and not args.no_progress
+    if show_progress:
         from bot.local_source import LocalSource
 
-        total = len(LocalSource(args.source))
-        if total >= 50:
-            progress_ctx = Progress(transient=True, console=__import__("rich.console").console.Console(stderr=True))
-    if progress_ctx is not None:
-        with progress_ctx as bar:
+        source = LocalSource(args.source)
+        total = len(source)
+        source.close()
+        show_progress = total >= 50
+    if show_progress:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(transient=True, console=Console(stderr=True)) as bar:
             task = bar.add_task("triaging", total=total)
-            rows_iter = triage_rows(config, args.source, args.drafts_dir, lambda n: bar.advance(task, n))
-            rows = _emit(rows_iter, args.format)
+            rows = _emit(triage_rows(config, args.source, args.drafts_dir, lambda n: bar.advance(task, n)),
+                         args.format)
     else:
         rows = _emit(triage_rows(config, args.source, args.drafts_dir), args.format)
     if args.format == "table":
@@ -220,7 +221,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         ok(f"templates in {drafter.dir}: {len(drafter.template_names())} compiled and rendered")
     for what, target in (("store", config.store.path.parent), ("model dir", config.classifier.model_dir)):
         existing = next((p for p in [target, *target.parents] if p.exists()), None)
-        if existing is None or not (existing.is_dir() and __import__("os").access(existing, __import__("os").W_OK)):
+        if existing is None or not (existing.is_dir() and os.access(existing, os.W_OK)):
             bad(f"{what} {target}: not writable")
         else:
             ok(f"{what} {target}: writable")
@@ -315,10 +316,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Parser(argparse.ArgumentParser):
-    pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
@@ -335,10 +332,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error. Silence the flush at exit too.
         try:
-            sys.stdout = open(__import__("os").devnull, "w")  # noqa: SIM115
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         except OSError:
             pass
         return 0
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, the traceback on request
+        if os.environ.get("MENTORBOX_DEBUG"):
+            raise
+        print(f"mentorbox: unexpected error: {type(exc).__name__}: {REDACTOR.redact(str(exc))} "
+              "(a bug: please report it; MENTORBOX_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

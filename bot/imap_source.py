@@ -13,6 +13,7 @@ import ssl
 from dataclasses import dataclass
 
 import imapclient
+from imapclient.imapclient import DRAFTS
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from bot.config import ImapAccount
@@ -87,7 +88,7 @@ def find_drafts_folder(client: imapclient.IMAPClient, configured: str = "") -> s
     """The configured drafts folder, else the one flagged SPECIAL-USE \\Drafts, else a folder named Drafts."""
     if configured:
         return configured
-    found = client.find_special_folder(imapclient.DRAFTS)
+    found = client.find_special_folder(DRAFTS)
     return str(found) if found else None
 
 

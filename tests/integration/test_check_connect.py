@@ -1,0 +1,88 @@
+"""check-config --connect against a real Dovecot: TLS modes, a private CA, the drafts folder, bad logins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.dovecot import PASSWORD, Dovecot
+from tests.test_cli import run
+
+
+def _config(tmp_path: Path, server: Dovecot, *, tls: str, port: int, password_env: str = "MBX_TEST_PW",
+            extra: str = "") -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[imap]\nhost = "localhost"\nport = {port}\ntls = "{tls}"\nusername = "test"\n'
+        f'password_env = "{password_env}"\nca_file = "{server.ca_file}"\n{extra}'
+    )
+    return path
+
+
+@pytest.mark.parametrize("tls", ["implicit", "starttls"])
+def test_connect_reports_folders_and_drafts(dovecot: Dovecot, tmp_path: Path, isolated_env: dict[str, str],
+                                            tls: str) -> None:
+    port = dovecot.tls_port if tls == "implicit" else dovecot.port
+    config = _config(tmp_path, dovecot, tls=tls, port=port)
+    env = {**isolated_env, "MBX_TEST_PW": PASSWORD}
+    done = run("check-config", "--connect", "--config", str(config), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "logged in; IDLE yes; folders: INBOX" in done.stdout
+    assert "drafts: Drafts" in done.stdout
+    assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_wrong_password_is_one_clear_line(dovecot: Dovecot, tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    config = _config(tmp_path, dovecot, tls="implicit", port=dovecot.tls_port)
+    env = {**isolated_env, "MBX_TEST_PW": "wrong-password-xyz"}
+    done = run("check-config", "--connect", "--config", str(config), env=env)
+    assert done.returncode == 1
+    assert "refused the login of 'test'" in done.stdout
+    assert "wrong-password-xyz" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_certificate_is_verified(dovecot: Dovecot, tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    """Without the private CA the self-signed server certificate must be rejected, not silently accepted."""
+    config = tmp_path / "c.toml"
+    config.write_text(f'[imap]\nhost = "localhost"\nport = {dovecot.tls_port}\nusername = "test"\n'
+                      'password_env = "MBX_TEST_PW"\n')
+    done = run("check-config", "--connect", "--config", str(config), env={**isolated_env, "MBX_TEST_PW": PASSWORD})
+    assert done.returncode == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in done.stdout or "certificate verify failed" in done.stdout
+
+
+def test_missing_folder_is_reported(dovecot: Dovecot, tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    config = _config(tmp_path, dovecot, tls="implicit", port=dovecot.tls_port,
+                     extra='folders = ["INBOX", "Nope"]\n')
+    done = run("check-config", "--connect", "--config", str(config), env={**isolated_env, "MBX_TEST_PW": PASSWORD})
+    assert done.returncode == 1
+    assert "folder 'Nope' does not exist" in done.stdout
+
+
+def test_unreachable_server(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    config = tmp_path / "c.toml"
+    config.write_text(f'[imap]\nhost = "127.0.0.1"\nport = {free}\nusername = "u"\npassword_env = "MBX_TEST_PW"\n')
+    done = run("check-config", "--connect", "--config", str(config), env={**isolated_env, "MBX_TEST_PW": "x"})
+    assert done.returncode == 1
+    assert f"cannot connect to IMAP server 127.0.0.1:{free}" in done.stdout
+
+
+def test_dovecot_fixture_is_real(dovecot: Dovecot) -> None:
+    """The server is a real Dovecot process that speaks IMAP with the SPECIAL-USE folders the tests rely on."""
+    client = dovecot.client()
+    try:
+        assert client.has_capability("IDLE") and client.has_capability("UIDPLUS")
+        assert client.find_special_folder(b"\\Drafts") == "Drafts"
+    finally:
+        client.logout()
+    assert "dovecot" in subprocess.run(["ps", "-o", "comm=", "-p", str(dovecot.proc.pid)], capture_output=True,
+                                       text=True).stdout
+    assert os.path.exists(dovecot.conf)
