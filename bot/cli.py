@@ -262,6 +262,82 @@ def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str
     return failures
 
 
+# --------------------------------------------------------------------------- retrain
+
+EXIT_REFUSED = 3
+"""``retrain`` trained a model but did not install it because it is worse than the current one."""
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """mentorbox retrain: train on corpus + corrections + training folders, report, install if not worse."""
+    import time
+
+    from bot.owner_data import corrections, folder_examples
+    from classifier.artifact import ModelMismatch, ModelStore
+    from classifier.corpus import corpus_fingerprint, load_corpus
+    from classifier.manager import DEFAULT_CANDIDATE
+    from classifier.retrain import retrain
+
+    config = load_config(args.config)
+    models = ModelStore(config.classifier.model_dir)
+    if args.rollback:
+        if args.dry_run or args.force:
+            raise UsageError("--rollback cannot be combined with --dry-run or --force")
+        version = models.rollback()
+        meta = models.meta(version)
+        held = (meta.get("metrics") or {}).get("held_out") or {}
+        print(f"rolled back: now using model {version} (held-out macro-F1 {held.get('macro_f1', '?')}); "
+              f"the replaced one is kept as previous")
+        return 0
+
+    started = time.perf_counter()
+    stages = 6  # corpus, corrections, folders, cross-validation, fit, scoring
+    stage = iter(range(1, stages + 1))
+
+    def step(text: str) -> None:
+        _say(f"[{next(stage, stages)}/{stages}] {text} ({time.perf_counter() - started:.1f} s elapsed)")
+
+    corpus = load_corpus()
+    step(f"read the corpus: {len(corpus)} messages")
+    owner = corrections(config.store.path)
+    step(f"read {len(owner)} corrections from the store")
+    folders = folder_examples(config, _say)
+    owner += folders
+    step(f"read {len(folders)} messages from {len(config.classifier.train_folders)} training folder(s)")
+    current, current_version = None, None
+    try:
+        loaded = models.load() if models.has_model() else None
+        if loaded is not None:
+            current, current_version = loaded.pipeline, loaded.version
+    except ModelMismatch as exc:
+        _say(f"the current model cannot be used for comparison: {exc}")
+    _say(f"owner's data: {len(owner)} messages; current model: {current_version or 'none'}")
+    candidate = args.candidate or DEFAULT_CANDIDATE
+    pipeline, report = retrain(corpus, owner, current, candidate=candidate, current_version=current_version,
+                               progress=step)
+    print(report.render())
+    if args.dry_run:
+        print("dry run: nothing was saved or installed")
+        return 0
+    train = [e for e in [*corpus, *owner] if not e.held_out]
+    version = models.save(pipeline, {
+        "candidate": candidate, "labels": list(pipeline.classes_), "training_size": len(train),
+        "training_sha256": corpus_fingerprint(train), "origin": "mentorbox retrain",
+        "owner_examples": len(owner),
+        "metrics": {"held_out": report.new_held.as_dict(), "cv": report.cv.as_dict(),
+                    "owner_held_out": report.new_owner.as_dict() if report.new_owner else None},
+    })
+    if report.acceptable or args.force:
+        models.install(version)
+        forced = " (forced)" if not report.acceptable else ""
+        print(f"installed model {version}{forced}; previous: {current_version or 'none'} "
+              f"(undo with: mentorbox retrain --rollback)")
+        return 0
+    print(f"not installed: the new model {version} is worse than {current_version} "
+          f"(saved; install it anyway with --force)")
+    return EXIT_REFUSED
+
+
 # --------------------------------------------------------------------------- not yet available
 
 
@@ -305,7 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="train and report, but do not install")
     p.add_argument("--force", action="store_true", help="install even if the new model is worse")
     p.add_argument("--rollback", action="store_true", help="go back to the previous model")
-    p.set_defaults(func=_later("retrain", "manual retraining is being built"))
+    p.add_argument("--candidate", choices=("logreg", "svc-sigmoid", "complement-nb", "sgd-huber"),
+                   help="estimator to train (default: the shipped choice)")
+    p.set_defaults(func=cmd_retrain)
 
     p = add("check-config", "Validate the config file, its secrets and templates.")
     p.add_argument("--connect", action="store_true", help="also log in to IMAP and Telegram and report")

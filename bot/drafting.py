@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,10 @@ _PREFIX = re.compile(r"^\s*((re|aw|sv|vs|ref|rif|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\
 
 
 def shipped_templates_dir() -> Path:
-    """The templates that come with mentorbox (installed wheel or source checkout)."""
-    try:
-        path = Path(str(resources.files("bot.templates")))
-        if (path / "faq.toml").exists() or any(path.glob(f"*{TEMPLATE_SUFFIX}")):
-            return path
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parents[1] / "templates"
+    """The templates that come with mentorbox: ``bot/templates`` in a wheel, ``templates/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "templates"
+    return installed if installed.is_dir() else here.parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -121,6 +116,8 @@ class Drafter:
     def check(self) -> list[str]:
         """Compile and test-render every template; return the problems (empty: all good)."""
         problems = []
+        if not self.template_names():
+            problems.append(f"{self.dir}: no reply templates (<label>{TEMPLATE_SUFFIX}) found")
         for name in self.template_names():
             try:
                 self.env.get_template(name).render(**self._variables(_SAMPLE, name.split(".")[0], []))

@@ -124,3 +124,29 @@ def probe(account: ImapAccount) -> ProbeResult:
         raise ImapConnectError(f"IMAP error on {account.host}: {REDACTOR.redact(str(exc))}") from None
     finally:
         _close(client)
+
+
+def fetch_folder(account: ImapAccount, folder: str, *, batch: int = 200, limit: int = 20_000) -> list[tuple[str, bytes]]:
+    """Every message of ``folder`` as ``("uidvalidity/uid", raw)``, read-only (EXAMINE, BODY.PEEK[]).
+
+    Used to read training folders; ``limit`` keeps a huge archive folder from being pulled in whole.
+    """
+    client = connect(account)
+    try:
+        info = client.select_folder(folder, readonly=True)
+        uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        uids = sorted(client.search("ALL"))[-limit:]
+        out: list[tuple[str, bytes]] = []
+        for start in range(0, len(uids), batch):
+            chunk = uids[start : start + batch]
+            fetched = client.fetch(chunk, [b"BODY.PEEK[]"])
+            for uid in chunk:
+                data = fetched.get(uid, {})
+                raw = data.get(b"BODY[]")
+                if isinstance(raw, bytes):
+                    out.append((f"{uidvalidity}/{uid}", raw))
+        return out
+    except (OSError, IMAPClientError) as exc:
+        raise ImapConnectError(f"cannot read folder {folder!r} on {account.host}: {REDACTOR.redact(str(exc))}") from None
+    finally:
+        _close(client)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ def is_held_out(example_id: str) -> bool:
 
 def data_dir() -> Path:
     """The shipped corpus folder (works from a checkout and from an installed wheel)."""
-    return Path(str(resources.files("classifier") / "data" / "messages"))
+    return Path(__file__).resolve().parent / "data" / "messages"
 
 
 def _clean_header(value: object) -> str:
@@ -146,3 +145,16 @@ def corpus_fingerprint(examples: Iterable[Example]) -> str:
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
     return digest.hexdigest()
+
+
+def example_from_fields(example_id: str, label: str, *, sender: str, subject: str, body: str,
+                        origin: str) -> Example:
+    """An example from stored fields (an owner's correction), built into a message like corpus records."""
+    record = {"id": example_id, "label": label, "from": sender or "unknown@example.invalid", "subject": subject,
+              "body": body}
+    return Example(example_id, label, parse_mail(record_to_bytes(record)), origin)
+
+
+def example_from_raw(example_id: str, label: str, raw: bytes, origin: str) -> Example:
+    """An example from a real message (mail the owner filed in a training folder)."""
+    return Example(example_id, label, parse_mail(raw), origin)

@@ -18,7 +18,7 @@ from classifier.corpus import Example, corpus_fingerprint, load_corpus
 from classifier.model import TriageModel
 from classifier.train import evaluate, fit
 
-DEFAULT_CANDIDATE = "logreg"
+DEFAULT_CANDIDATE = "svc-sigmoid"
 Say = Callable[[str], None]
 
 

@@ -31,7 +31,7 @@ def build_features() -> ColumnTransformer:
             ("subject", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
                                         min_df=2, dtype=np.float32), 0),
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
-                                      min_df=2, max_df=0.8, max_features=60_000, dtype=np.float32), 1),
+                                      min_df=3, max_df=0.8, max_features=60_000, dtype=np.float32), 1),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=3,
                                       max_features=80_000, dtype=np.float32), 1),
             ("meta", CountVectorizer(token_pattern=r"\S+", lowercase=False, binary=True, dtype=np.float32), 2),
@@ -45,7 +45,7 @@ def _logreg() -> BaseEstimator:
 
 
 def _svc_sigmoid() -> BaseEstimator:
-    return CalibratedClassifierCV(LinearSVC(C=0.5, class_weight="balanced"), method="sigmoid", cv=5,
+    return CalibratedClassifierCV(LinearSVC(C=1.0, class_weight="balanced"), method="sigmoid", cv=5,
                                   ensemble=True)
 
 
@@ -63,7 +63,7 @@ def _sgd_huber() -> BaseEstimator:
 
 CANDIDATES: dict[str, tuple[str, Callable[[], BaseEstimator]]] = {
     "logreg": ("LogisticRegression (C=20, balanced), its own probabilities", _logreg),
-    "svc-sigmoid": ("LinearSVC (C=0.5, balanced) + sigmoid calibration", _svc_sigmoid),
+    "svc-sigmoid": ("LinearSVC (C=1, balanced) + sigmoid calibration", _svc_sigmoid),
     "complement-nb": ("ComplementNB (alpha=0.3) + sigmoid calibration", _complement_nb),
     "sgd-huber": ("SGDClassifier (modified Huber) + sigmoid calibration", _sgd_huber),
 }

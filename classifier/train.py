@@ -25,7 +25,7 @@ from classifier.pipeline import CANDIDATES, RANDOM_STATE, build_pipeline
 Progress = Callable[[str], None]
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
     return None
 
 
@@ -131,7 +131,7 @@ def cross_validate(candidate: str, examples: Sequence[Example], folds: int = 5) 
 
 
 def compare(examples: Sequence[Example], candidates: Sequence[str] = tuple(CANDIDATES),
-            progress: Progress = _quiet) -> list[CandidateResult]:
+            progress: Progress = quiet) -> list[CandidateResult]:
     """Cross-validate every candidate on the same folds, best first (macro-F1, then log loss)."""
     results = []
     for name in candidates:
@@ -141,7 +141,7 @@ def compare(examples: Sequence[Example], candidates: Sequence[str] = tuple(CANDI
 
 
 def fit(examples: Sequence[Example], candidate: str = "logreg", *, cv: bool = True,
-        progress: Progress = _quiet) -> TrainingResult:
+        progress: Progress = quiet) -> TrainingResult:
     """Train ``candidate`` on ``examples``; with ``cv`` also report its stratified cross-validation."""
     labels = {e.label for e in examples}
     missing = [lab for lab in LABELS if lab not in labels]
