@@ -72,3 +72,33 @@ def load_installed(model_dir: Path) -> TriageModel:
 
 
 __all__ = ["ModelError", "ensure_model", "load_installed", "train_and_save"]
+
+
+class ModelHolder:
+    """The model a long-running process uses, swapped for the new one when ``retrain`` installs it.
+
+    ``get()`` costs one ``stat`` of the model dir's pointer file; when the pointer changed (a retrain or a
+    rollback by another process), the new current model is loaded. A model that fails to load keeps the
+    old one in service and reports why through ``say``, so a bad install never stops triage.
+    """
+
+    def __init__(self, model_dir: Path, say: Say) -> None:
+        self._store = ModelStore(model_dir)
+        self._say = say
+        self._model = ensure_model(model_dir, say)
+        self._stamp = self._store.pointer_stamp()
+
+    def get(self) -> TriageModel:
+        """The current model, reloaded first if a new one was installed since the last call."""
+        stamp = self._store.pointer_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                loaded = self._store.load()
+            except ModelError as exc:
+                self._say(f"new model could not be loaded, keeping {self._model.version}: {exc}")
+            else:
+                if loaded.version != self._model.version:
+                    self._model = TriageModel(loaded.pipeline, loaded.version, loaded.meta)
+                    self._say(f"switched to model {loaded.version}")
+        return self._model

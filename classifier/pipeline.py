@@ -32,7 +32,7 @@ def build_features() -> ColumnTransformer:
                                         min_df=2, dtype=np.float32), 0),
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
                                       min_df=3, max_df=0.8, max_features=60_000, dtype=np.float32), 1),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=3,
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True, min_df=3,
                                       max_features=80_000, dtype=np.float32), 1),
             ("meta", CountVectorizer(token_pattern=r"\S+", lowercase=False, binary=True, dtype=np.float32), 2),
         ],
@@ -45,8 +45,9 @@ def _logreg() -> BaseEstimator:
 
 
 def _svc_sigmoid() -> BaseEstimator:
-    return CalibratedClassifierCV(LinearSVC(C=1.0, class_weight="balanced"), method="sigmoid", cv=5,
-                                  ensemble=True)
+    # Three calibration folds (not five) and tol=1e-3: a 10,000-message retrain stays well under a minute.
+    return CalibratedClassifierCV(LinearSVC(C=1.0, class_weight="balanced", tol=1e-3), method="sigmoid", cv=3,
+                                  ensemble=True, n_jobs=2)
 
 
 def _complement_nb() -> BaseEstimator:

@@ -119,7 +119,7 @@ def cross_validate(candidate: str, examples: Sequence[Example], folds: int = 5) 
     x, y = _xy(examples)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
     started = time.perf_counter()
-    probabilities = cross_val_predict(build_pipeline(candidate), x, y, cv=splitter, method="predict_proba", n_jobs=1)
+    probabilities = cross_val_predict(build_pipeline(candidate), x, y, cv=splitter, method="predict_proba", n_jobs=2)
     seconds = time.perf_counter() - started
     classes = sorted(set(y))
     predicted = np.asarray(classes)[probabilities.argmax(axis=1)]
