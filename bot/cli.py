@@ -42,6 +42,7 @@ def _policy(config: Config) -> Any:
         priority_threshold=config.priority.threshold,
         vips=config.priority.vip,
         draft_labels=config.drafts.labels if config.drafts.enabled else (),
+        max_faq=config.drafts.max_faq,
     )
 
 
@@ -50,6 +51,23 @@ def _drafter(config: Config) -> Any:
 
     owner = Owner(config.owner.name, config.owner.address, config.owner.signature)
     return Drafter(config.drafts.templates_dir or shipped_templates_dir(), owner)
+
+
+def _templates_dir(config: Config) -> Path:
+    from bot.drafting import shipped_templates_dir
+
+    return config.drafts.templates_dir or shipped_templates_dir()
+
+
+def _matcher(config: Config) -> Any:
+    from bot.faq import FaqMatcher, load_faq
+    from classifier.corpus import load_corpus
+    from classifier.faq_model import train_for
+
+    entries = load_faq(_templates_dir(config))
+    if not entries:
+        return FaqMatcher([])
+    return FaqMatcher(entries, train_for(entries, load_corpus()))
 
 
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -79,8 +97,9 @@ def triage_rows(config: Config, source_path: str, drafts_dir: Path | None = None
 
     source = LocalSource(source_path)
     model = ensure_model(config.classifier.model_dir, _say)
-    policy, drafter = _policy(config), _drafter(config)
+    policy, drafter, matcher = _policy(config), _drafter(config), _matcher(config)
     owner = Owner(config.owner.name, config.owner.address, config.owner.signature)
+    gaps: list[tuple[str, str, str | None, tuple[str, ...]]] = []
     if drafts_dir is not None:
         try:
             drafts_dir.mkdir(parents=True, exist_ok=True)
@@ -94,7 +113,10 @@ def triage_rows(config: Config, source_path: str, drafts_dir: Path | None = None
                 index += 1
                 if mail.defects:
                     log.info("message %s has defects: %s", item.key, "; ".join(mail.defects[:5]))
-                decision = decide(mail, prediction, policy, drafter)
+                decision = decide(mail, prediction, policy, drafter, matcher)
+                if decision.unanswered:
+                    key = mail.message_id or f"{source.path}#{item.key}"
+                    gaps.append((key, mail.sender, mail.date.isoformat() if mail.date else None, decision.unanswered))
                 if drafts_dir is not None and decision.draft:
                     path = drafts_dir / _draft_filename(index, item.key)
                     path.write_bytes(build_reply(mail, decision.draft, owner))
@@ -115,6 +137,24 @@ def triage_rows(config: Config, source_path: str, drafts_dir: Path | None = None
                     progress(1)
     finally:
         source.close()
+        if gaps:
+            _keep_gaps(config, gaps)
+
+
+def _keep_gaps(config: Config, gaps: list[tuple[str, str, str | None, tuple[str, ...]]]) -> None:
+    """Remember unanswered questions in the store (mentorbox's own state; the source is not touched)."""
+    from bot.store import Store
+
+    try:
+        store = Store(config.store.path)
+    except MentorboxError as exc:
+        log.warning("unanswered questions not kept: %s", exc)
+        return
+    try:
+        for key, sender, date, questions in gaps:
+            store.add_faq_gaps(key, sender, date, questions)
+    finally:
+        store.close()
 
 
 def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
@@ -215,6 +255,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             bad(str(exc))
     drafter = _drafter(config)
     template_problems = drafter.check()
+    try:
+        entries = _matcher(config).entries
+        ok(f"FAQ {drafter.dir / 'faq.toml'}: {len(entries)} entries")
+    except MentorboxError as exc:
+        template_problems.append(str(exc))
     for problem in template_problems:
         bad(f"template {problem}")
     if not template_problems:
@@ -260,6 +305,45 @@ def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str
             bad(f"telegram: {exc}")
             failures.append(str(exc))
     return failures
+
+
+# --------------------------------------------------------------------------- faq-gaps
+
+
+def cmd_faq_gaps(args: argparse.Namespace) -> int:
+    """mentorbox faq-gaps: unanswered questions grouped by similarity, biggest group first."""
+    from bot.faq import group_questions
+    from bot.store import Store
+
+    config = load_config(args.config)
+    if not config.store.path.exists():
+        print("no unanswered questions yet (nothing has been triaged with this store)")
+        return 0
+    store = Store(config.store.path)
+    try:
+        rows = store.faq_gaps()
+    finally:
+        store.close()
+    matcher = _matcher(config)
+    # A question the FAQ answers now (an entry was added since) is no longer a gap.
+    open_rows = [r for r in rows if not matcher.match(r["question"], limit=1)[0]]
+    groups = group_questions([r["question"] for r in open_rows])
+    if not groups:
+        print(f"no unanswered questions ({len(rows)} kept, all answered by the FAQ now)")
+        return 0
+    print(f"{len(open_rows)} unanswered questions in {len(groups)} groups (biggest first):\n")
+    for rank, group in enumerate(groups[: args.top], 1):
+        example = open_rows[group[0]]
+        senders = {open_rows[i]["sender"] for i in group}
+        print(f"{rank:>3}. {len(group)} question(s) from {len(senders)} sender(s)")
+        print(f'     e.g. "{example["question"]}"')
+        if args.all:
+            for i in group[1:]:
+                print(f'          "{open_rows[i]["question"]}"')
+    if len(groups) > args.top:
+        print(f"\n... and {len(groups) - args.top} smaller groups (--top N to see more)")
+    print("\nAdd an entry for a group to faq.toml (in your templates dir) and it is answered from then on.")
+    return 0
 
 
 # --------------------------------------------------------------------------- retrain
@@ -384,6 +468,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate", choices=("logreg", "svc-sigmoid", "complement-nb", "sgd-huber"),
                    help="estimator to train (default: the shipped choice)")
     p.set_defaults(func=cmd_retrain)
+
+    p = add("faq-gaps", "List the questions no FAQ entry answers, grouped, biggest group first.")
+    p.add_argument("--top", type=int, default=20, help="how many groups to show (default: 20)")
+    p.add_argument("--all", action="store_true", help="show every question of each group")
+    p.set_defaults(func=cmd_faq_gaps)
 
     p = add("check-config", "Validate the config file, its secrets and templates.")
     p.add_argument("--connect", action="store_true", help="also log in to IMAP and Telegram and report")

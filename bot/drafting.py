@@ -62,6 +62,7 @@ def wrap_text(text: str, width: int = WRAP) -> str:
 
     Templates are written with their own line breaks; joining a paragraph's lines before wrapping avoids
     the ragged "one long line, one short line" look when a template line is a few characters too long.
+    A short line is never joined to the next one, so "Best wishes," stays above the signature.
     """
     out: list[str] = []
     paragraph: list[str] = []
@@ -78,6 +79,8 @@ def wrap_text(text: str, width: int = WRAP) -> str:
             out.append(line)
         else:
             paragraph.append(line)
+            if len(line) < width * 0.6:  # a short line ends its paragraph: closings, signatures, lists
+                flush()
     flush()
     return "\n".join(out)
 

@@ -90,3 +90,5 @@ class Decision:
     reasons: tuple[str, ...]
     faq: tuple[str, ...]
     draft: str | None
+    unanswered: tuple[str, ...] = ()
+    """Questions found in the message that no FAQ entry answers (kept for ``mentorbox faq-gaps``)."""

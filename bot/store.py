@@ -94,6 +94,18 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_by_state ON outbox (state, not_before);
     """,
+    # 2: questions that matched no FAQ entry (for `mentorbox faq-gaps`)
+    """
+    CREATE TABLE faq_gaps (
+        id INTEGER PRIMARY KEY,
+        message_key TEXT NOT NULL,
+        sender TEXT NOT NULL DEFAULT '',
+        date TEXT,
+        question TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (message_key, question)
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -319,6 +331,26 @@ class Store:
     def feedback(self) -> list[sqlite3.Row]:
         """All corrections, oldest first; the latest correction of a message wins when retraining."""
         return list(self._db.execute("SELECT * FROM feedback ORDER BY id"))
+
+    # ------------------------------------------------------------------ FAQ gaps
+
+    def add_faq_gaps(self, message_key: str, sender: str, date: str | None, questions: Sequence[str]) -> int:
+        """Keep questions no FAQ entry answered; the same question of the same message is kept once."""
+        now = self._clock()
+        added = 0
+        with self.transaction() as db:
+            for question in questions:
+                cur = db.execute(
+                    "INSERT INTO faq_gaps (message_key, sender, date, question, created_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (message_key, question) DO NOTHING",
+                    (message_key, sender, date, question, now),
+                )
+                added += cur.rowcount
+        return added
+
+    def faq_gaps(self) -> list[sqlite3.Row]:
+        """All kept questions, oldest first."""
+        return list(self._db.execute("SELECT * FROM faq_gaps ORDER BY id"))
 
     # ------------------------------------------------------------------ outbox
 

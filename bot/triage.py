@@ -10,8 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.drafting import Drafter
+from bot.faq import FaqMatcher
 from bot.models import Decision, ParsedMail, Prediction
 from bot.priority import score
+
+FAQ_LABELS = ("advice_request", "congratulation")
+"""Labels whose questions are matched against the FAQ (a congratulation often ends with one question)."""
 
 
 @dataclass(frozen=True)
@@ -22,10 +26,16 @@ class TriagePolicy:
     priority_threshold: float = 0.5
     vips: tuple[str, ...] = ()
     draft_labels: tuple[str, ...] = ("congratulation", "advice_request", "phd_offer", "job_lead")
+    max_faq: int = 3
 
 
-def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, drafter: Drafter | None) -> Decision:
-    """Combine the prediction with priority scoring and drafting into one decision."""
+def _short(text: str, limit: int = 70) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, drafter: Drafter | None,
+           matcher: FaqMatcher | None = None) -> Decision:
+    """Combine the prediction with priority scoring, FAQ matching and drafting into one decision."""
     reasons = list(prediction.reasons)
     unreadable = not mail.clean_text.strip() and not mail.subject.strip()
     if unreadable:
@@ -37,15 +47,28 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
         reasons.append(f"unsure: confidence {prediction.confidence:.2f} < {policy.unsure_below:.2f}")
     prio = score(mail, prediction, threshold=policy.priority_threshold, vips=policy.vips)
     reasons.extend(prio.reasons)
+    matches, unanswered = [], []
+    if matcher is not None and prediction.label in FAQ_LABELS and policy.max_faq > 0:
+        matches, unanswered = matcher.match(mail.clean_text, limit=policy.max_faq)
+        for m in matches:
+            reasons.append(f'faq {m.id} {m.score:.0f}: "{_short(m.sentence)}"')
+        if prediction.label == "advice_request" and not matches:
+            reasons.append("no FAQ entry matches: the draft needs your personal answer")
     draft = None
     if drafter is not None and prediction.label in policy.draft_labels:
-        draft = drafter.render(mail, prediction.label, [])
+        answers = [
+            {"id": m.id, "title": matcher.entries[m.id].title, "answer": matcher.entries[m.id].answer,
+             "question": m.sentence}
+            for m in matches
+        ] if matcher is not None else []
+        draft = drafter.render(mail, prediction.label, answers)
     return Decision(
         label=prediction.label,
         confidence=round(prediction.confidence, 4),
         unsure=unsure,
         priority=prio.priority,
         reasons=tuple(reasons),
-        faq=(),
+        faq=tuple(m.id for m in matches),
         draft=draft,
+        unanswered=tuple(unanswered) if prediction.label == "advice_request" else (),
     )

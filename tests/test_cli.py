@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import json
 import os
+import shutil
 import subprocess
 import sys
 from email import policy
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser
+from bot.drafting import shipped_templates_dir
 from tests.conftest import NASTY, SAMPLE_MBOX
 
 KEYS = {"source", "message_id", "from", "subject", "label", "confidence", "unsure", "priority", "reasons", "faq",
@@ -171,3 +173,50 @@ def test_output_into_closed_pipe_is_quiet(config_file: Path) -> None:
     done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
     assert len(done.stdout.splitlines()) == 1
+
+
+def test_faq_matches_in_output_and_gaps_can_be_closed(config_file: Path, tmp_path: Path) -> None:
+    """Given advice requests with a question the FAQ lacks, faq-gaps lists it; a new entry closes the gap."""
+    mails = tmp_path / "mails"
+    mails.mkdir()
+    body = ("Hi Kai, I read your blog post twice. How many hours per week did you put into the paper? "
+            "Also, which laptop would you recommend for deep learning work?")
+    for i, asker in enumerate(["Ana Silva <ana@x.org>", "Bo Chen <bo@y.org>"]):
+        (mails / f"{i}.eml").write_bytes(
+            f"From: {asker}\r\nSubject: two questions\r\nMessage-ID: <q{i}@x>\r\n\r\n{body}\r\n".encode())
+    done = run("triage", str(mails), "--config", str(config_file), "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(r["label"] == "advice_request" and "time_spent" in r["faq"] for r in rows)
+    assert any(reason.startswith("faq time_spent") for reason in rows[0]["reasons"])
+    assert "48 hours a week" in rows[0]["draft"]
+
+    gaps = run("faq-gaps", "--config", str(config_file))
+    assert gaps.returncode == 0, gaps.stderr
+    assert "1. 2 question(s) from 2 sender(s)" in gaps.stdout
+    assert "which laptop would you recommend" in gaps.stdout
+
+    templates = tmp_path / "templates"
+    shutil.copytree(shipped_templates_dir(), templates)
+    with open(templates / "faq.toml", "a") as fh:
+        fh.write('\n[[faq]]\nid = "hardware"\ntitle = "laptops"\nquestions = ["Which laptop would you recommend '
+                 'for deep learning?", "what computer should I buy for machine learning"]\n'
+                 'answer = "Any laptop will do: the heavy lifting happens on remote machines."\n')
+    config_file.write_text(config_file.read_text() + f'\n[drafts]\ntemplates_dir = "{templates}"\n')
+    closed = run("faq-gaps", "--config", str(config_file))
+    assert closed.returncode == 0, closed.stderr
+    assert "no unanswered questions" in closed.stdout
+    again = run("triage", str(mails / "0.eml"), "--config", str(config_file), "--format", "jsonl")
+    assert "hardware" in json.loads(again.stdout)["faq"]
+
+
+def test_advice_request_without_faq_match_says_the_personal_part_is_missing(config_file: Path,
+                                                                           tmp_path: Path) -> None:
+    one = tmp_path / "q.eml"
+    one.write_bytes(b"From: Lee Park <lee@x.org>\r\nSubject: advice\r\n\r\nHi Kai, could you recommend a good "
+                    b"textbook on Bayesian statistics for my reading group? What would you pick?\r\n")
+    done = run("triage", str(one), "--config", str(config_file), "--format", "jsonl")
+    row = json.loads(done.stdout)
+    assert (row["label"], row["faq"]) == ("advice_request", [])
+    assert "no FAQ entry matches: the draft needs your personal answer" in row["reasons"]
+    assert "[Personal answer" in row["draft"] and row["draft"].startswith("Hi Lee,")
