@@ -51,7 +51,8 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
     if matcher is not None and prediction.label in FAQ_LABELS and policy.max_faq > 0:
         matches, unanswered = matcher.match(mail.clean_text, limit=policy.max_faq)
         for m in matches:
-            reasons.append(f'faq {m.id} {m.score:.0f}: "{_short(m.sentence)}"')
+            where = f'"{_short(m.sentence)}"' if m.sentence else "the message as a whole"
+            reasons.append(f"faq {m.id} {m.score:.0f}: {where}")
         if prediction.label == "advice_request" and not matches:
             reasons.append("no FAQ entry matches: the draft needs your personal answer")
     draft = None

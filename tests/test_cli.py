@@ -220,3 +220,14 @@ def test_advice_request_without_faq_match_says_the_personal_part_is_missing(conf
     assert (row["label"], row["faq"]) == ("advice_request", [])
     assert "no FAQ entry matches: the draft needs your personal answer" in row["reasons"]
     assert "[Personal answer" in row["draft"] and row["draft"].startswith("Hi Lee,")
+
+
+def test_check_config_names_a_broken_template_file_and_line(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(shipped_templates_dir(), templates)
+    (templates / "job_lead.txt.j2").write_text("{{ greeting }}\n\nThanks {{ frist_name }}!\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[drafts]\ntemplates_dir = "{templates}"\n')
+    done = run("check-config", "--config", str(config), env=isolated_env)
+    assert done.returncode == 1
+    assert f"{templates / 'job_lead.txt.j2'}:3: 'frist_name' is undefined" in done.stdout
