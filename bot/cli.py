@@ -422,14 +422,111 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     return EXIT_REFUSED
 
 
-# --------------------------------------------------------------------------- not yet available
+# --------------------------------------------------------------------------- run, backfill, status
 
 
-def _later(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
-    def run(_: argparse.Namespace) -> int:
-        raise MentorboxError(f"'mentorbox {name}' is not available in this version yet ({issue})")
+def cmd_run(args: argparse.Namespace) -> int:
+    """mentorbox run: the daemon."""
+    from bot.daemon import run_daemon
 
-    return run
+    config = load_config(args.config, required=True)
+    setup_logging(config.logging.level, args.log_format or config.logging.format)
+    return run_daemon(config, once=args.once, say=lambda text: log.info("%s", text))
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """mentorbox backfill --since DATE: triage older mail the first start skipped."""
+    import datetime as dt
+    import threading
+
+    from bot.daemon import FolderWorker, build_services
+    from bot.imap_source import Mailbox
+
+    try:
+        since = dt.date.fromisoformat(args.since)
+    except ValueError:
+        raise UsageError(f"--since {args.since!r}: expected a date like 2026-01-31") from None
+    config = load_config(args.config, required=True)
+    setup_logging("WARNING" if not args.verbose else "INFO")
+    if not config.accounts:
+        raise UsageError("no IMAP account configured: add an [imap] section")
+    services = build_services(config, _say)
+    stop = threading.Event()
+    total = 0
+    for account in config.accounts:
+        for folder in account.folders:
+            worker = FolderWorker(account, folder, services, stop)
+            mailbox = Mailbox(account)
+            try:
+                if sys.stderr.isatty():
+                    from rich.console import Console
+                    from rich.progress import Progress
+
+                    with Progress(console=Console(stderr=True), transient=True) as bar:
+                        task = bar.add_task(f"{account.name}/{folder}", total=None)
+                        done = worker.sync(mailbox, backfill_since=since,
+                                           progress=lambda n, t: bar.update(task, completed=n, total=t))
+                else:
+                    done = worker.sync(mailbox, backfill_since=since,
+                                       progress=lambda n, t: _say(f"{account.name}/{folder}: {n}/{t}"))
+            finally:
+                mailbox.close()
+                worker.close()
+            print(f"{account.name}/{folder}: {done} older message(s) triaged since {since}")
+            total += done
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """mentorbox status: what the store knows, per account and folder, and the model in use."""
+    import datetime as dt
+
+    from bot.store import Store
+    from classifier.artifact import ModelStore
+
+    config = load_config(args.config)
+    models = ModelStore(config.classifier.model_dir)
+    current = models.pointer()["current"]
+    if current:
+        held = (models.meta(current).get("metrics") or {}).get("held_out") or {}
+        print(f"model: {current} (held-out macro-F1 {held.get('macro_f1', '?')})")
+    else:
+        print("model: none yet (the first command that needs one trains it)")
+    if not config.store.path.exists():
+        print(f"store: {config.store.path} does not exist yet (nothing processed)")
+        return 0
+    store = Store(config.store.path)
+    try:
+        db = store._db
+        print(f"store: {config.store.path}")
+        folders = {(r["account"], r["folder"]): r for r in db.execute("SELECT * FROM folders")}
+        names = [(a.name, f) for a in config.accounts for f in a.folders] or sorted(folders)
+        for account, folder in names:
+            row = folders.get((account, folder))
+            if row is None:
+                print(f"  {account}/{folder}: never synced")
+                continue
+            when = dt.datetime.fromtimestamp(row["last_sync"]).strftime("%Y-%m-%d %H:%M:%S") if row["last_sync"] else "-"
+            counts = dict(db.execute(
+                "SELECT label, COUNT(*) FROM messages WHERE account = ? AND folder = ? AND label IS NOT NULL"
+                " GROUP BY label", (account, folder)).fetchall())
+            failed = db.execute("SELECT COUNT(*) FROM messages WHERE account = ? AND folder = ? AND status = 'failed'",
+                                (account, folder)).fetchone()[0]
+            labels = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no messages"
+            print(f"  {account}/{folder}: last sync {when}, highest UID {row['last_uid']} "
+                  f"(UIDVALIDITY {row['uidvalidity']}); {labels}; failed {failed}")
+        outbox = store.outbox_counts()
+        backlog = outbox.get("pending", 0) + outbox.get("claimed", 0)
+        print(f"  backlog: {backlog} action(s) waiting, {outbox.get('failed', 0)} given up, "
+              f"{outbox.get('done', 0)} done")
+        leads = db.execute("SELECT COUNT(*) FROM messages WHERE label IN ('phd_offer', 'job_lead')"
+                           " AND status NOT IN ('done')").fetchone()[0]
+        priority = db.execute("SELECT COUNT(*) FROM messages WHERE priority = 1 AND status NOT IN ('done')"
+                              ).fetchone()[0]
+        print(f"  open leads: {leads} ({priority} priority)")
+    finally:
+        store.close()
+    return 0
 
 
 # --------------------------------------------------------------------------- parser
@@ -459,7 +556,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("run", "Watch the IMAP mailbox and triage new mail (the daemon).")
     p.add_argument("--once", action="store_true", help="process what is new, then exit")
-    p.set_defaults(func=_later("run", "the IMAP daemon is being built"))
+    p.add_argument("--log-format", choices=("text", "json"), help="log line format (default: logging.format)")
+    p.set_defaults(func=cmd_run)
+
+    p = add("backfill", "Triage older mail that the first start skipped (backfill_days).")
+    p.add_argument("--since", required=True, metavar="DATE", help="first day to triage, e.g. 2026-01-05")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each message")
+    p.set_defaults(func=cmd_backfill)
 
     p = add("retrain", "Retrain the classifier on the corpus and the owner's corrections.")
     p.add_argument("--dry-run", action="store_true", help="train and report, but do not install")
@@ -479,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check_config)
 
     p = add("status", "Show sync state, counts per label, open leads and the model version.")
-    p.set_defaults(func=_later("status", "status needs the daemon's store"))
+    p.set_defaults(func=cmd_status)
     return parser
 
 

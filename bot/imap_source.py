@@ -8,9 +8,14 @@ probes a mailbox for ``check-config --connect``. Every lower-level error is tran
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 import imapclient
 from imapclient.imapclient import DRAFTS
@@ -150,3 +155,200 @@ def fetch_folder(account: ImapAccount, folder: str, *, batch: int = 200, limit: 
         raise ImapConnectError(f"cannot read folder {folder!r} on {account.host}: {REDACTOR.redact(str(exc))}") from None
     finally:
         _close(client)
+
+
+# --------------------------------------------------------------------------- the daemon's mailbox access
+
+_APPENDUID = re.compile(rb"APPENDUID (\d+) ([0-9:,]+)")
+
+
+def _uid_set(text: bytes) -> list[int]:
+    """Expand an IMAP UID set (``5:7,9``) into ``[5, 6, 7, 9]``."""
+    out: list[int] = []
+    for part in text.decode().split(","):
+        lo, _, hi = part.partition(":")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+class Mailbox:
+    """One logged-in IMAP connection, with the few operations the daemon needs and nothing that writes to
+    the owner's mail except APPEND to Drafts (and keywords or moves, only if configured).
+
+    ``connector`` is the injection point for tests (the same code runs against Dovecot and a double).
+    """
+
+    def __init__(self, account: ImapAccount, connector: Callable[[ImapAccount], imapclient.IMAPClient] = connect):
+        self.account = account
+        self.client = connector(account)
+        self.capabilities = {c.decode().upper() if isinstance(c, bytes) else str(c).upper()
+                             for c in self.client.capabilities()}
+        self.selected: str | None = None
+
+    @property
+    def has_idle(self) -> bool:
+        """Whether the server supports IDLE (and the config allows it)."""
+        return "IDLE" in self.capabilities and self.account.idle
+
+    def _guard(self, what: str) -> Any:
+        return _Translate(self.account, what)
+
+    def select(self, folder: str, *, readonly: bool = True) -> tuple[int, int]:
+        """Select a folder (EXAMINE when read-only); return ``(uidvalidity, uidnext)``."""
+        with self._guard(f"select {folder!r}"):
+            info = self.client.select_folder(folder, readonly=readonly)
+        self.selected = folder
+        return int(info.get(b"UIDVALIDITY", 0)), int(info.get(b"UIDNEXT", 0))
+
+    def uids_after(self, last_uid: int) -> list[int]:
+        """UIDs above ``last_uid``. ``UID n:*`` always returns the highest UID, even below n: filtered."""
+        with self._guard("search"):
+            found = self.client.search(["UID", f"{last_uid + 1}:*"])
+        return sorted(uid for uid in found if uid > last_uid)
+
+    def uids_since(self, day: date) -> list[int]:
+        """UIDs of messages that arrived on or after ``day`` (for the first start and backfills)."""
+        with self._guard("search"):
+            return sorted(self.client.search(["SINCE", day]))
+
+    def message_ids(self, uids: Sequence[int]) -> dict[int, str]:
+        """Message-ID per UID (used to re-sync after a UIDVALIDITY change)."""
+        out: dict[int, str] = {}
+        for start in range(0, len(uids), 500):
+            chunk = list(uids[start : start + 500])
+            with self._guard("fetch Message-ID"):
+                data = self.client.fetch(chunk, [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+            for uid, item in data.items():
+                raw = item.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"") or b""
+                found = re.search(rb"<[^<>\s]+>", raw)
+                out[uid] = found.group(0).decode("ascii", "replace") if found else ""
+        return out
+
+    def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
+        """Raw messages by UID, never marking them read (BODY.PEEK); huge ones only partly.
+
+        One FETCH of sizes, then one UID FETCH of BODY.PEEK[] for the batch (and one partial fetch for the
+        messages above ``max_message_bytes``: their first bytes hold the headers and the text).
+        """
+        if not uids:
+            return {}
+        limit = self.account.max_message_bytes
+        with self._guard("fetch sizes"):
+            sizes = {uid: int(d.get(b"RFC822.SIZE", 0)) for uid, d in self.client.fetch(list(uids), [b"RFC822.SIZE"]).items()}
+        small = [u for u in uids if sizes.get(u, 0) <= limit]
+        large = [u for u in uids if sizes.get(u, 0) > limit]
+        out: dict[int, bytes] = {}
+        if small:
+            with self._guard("fetch"):
+                data = self.client.fetch(small, [b"BODY.PEEK[]"])
+            for uid, item in data.items():
+                if isinstance(item.get(b"BODY[]"), bytes):
+                    out[uid] = item[b"BODY[]"]
+        if large:
+            with self._guard("partial fetch"):
+                data = self.client.fetch(large, [f"BODY.PEEK[]<0.{limit}>".encode()])
+            for uid, item in data.items():
+                raw = next((v for k, v in item.items() if k.startswith(b"BODY[]") and isinstance(v, bytes)), None)
+                if raw is not None:
+                    out[uid] = raw
+        return out
+
+    def find_header(self, folder: str, name: str, value: str) -> int | None:
+        """The UID of a message in ``folder`` whose header ``name`` contains ``value`` (e.g. our draft's id)."""
+        self.select(folder, readonly=True)
+        with self._guard("search header"):
+            found = self.client.search(["HEADER", name, value])
+        return max(found) if found else None
+
+    def append(self, folder: str, messages: Sequence[bytes], flags: Sequence[bytes] = (b"\\Draft", b"\\Seen"),
+               ) -> list[int | None]:
+        """APPEND messages (MULTIAPPEND in one command where the server has it); their UIDs if UIDPLUS."""
+        if not messages:
+            return []
+        if len(messages) > 1 and "MULTIAPPEND" in self.capabilities:
+            with self._guard("multiappend"):
+                response = self.client.multiappend(folder, [{"msg": m, "flags": list(flags)} for m in messages])
+            found = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
+            uids = _uid_set(found.group(2)) if found else []
+            return list(uids) if len(uids) == len(messages) else [None] * len(messages)
+        out: list[int | None] = []
+        for message in messages:
+            with self._guard("append"):
+                response = self.client.append(folder, message, flags=list(flags))
+            found = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
+            out.append(int(found.group(2).split(b":")[0]) if found else None)
+        return out
+
+    def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
+        """Tag originals with a keyword (only when ``tag_with_keywords`` is on; needs a read-write select)."""
+        with self._guard("store keyword"):
+            self.client.add_flags(list(uids), [keyword.encode()], silent=True)
+
+    def wait(self, timeout: float, stop: Callable[[], bool]) -> str:
+        """Wait for new mail: ``new``, ``timeout`` or ``stopped``; raise ImapConnectError on a dead link.
+
+        With IDLE, ``idle_check`` is polled in one-second steps so that a stop request is seen at once.
+        imapclient returns ``[]`` at once on a dead connection (it swallows EOF): an empty answer that came
+        much earlier than the step means the link is gone.
+        """
+        deadline = time.monotonic() + timeout
+        if not self.has_idle:
+            while time.monotonic() < deadline:
+                if stop():
+                    return "stopped"
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            return "timeout"
+        with self._guard("idle"):
+            self.client.idle()
+        result = "timeout"
+        try:
+            while time.monotonic() < deadline:
+                if stop():
+                    result = "stopped"
+                    break
+                asked = time.monotonic()
+                with self._guard("idle check"):
+                    responses = self.client.idle_check(timeout=1.0)
+                if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
+                    result = "new"
+                    break
+                if any(r[0] == b"BYE" for r in responses if r):
+                    raise ImapConnectError(f"server {self.account.host} closed the connection (BYE)")
+                if not responses and time.monotonic() - asked < 0.5:
+                    raise ImapConnectError(f"connection to {self.account.host} dropped while idling")
+        finally:
+            try:
+                with self._guard("idle done"):
+                    self.client.idle_done()
+            except ImapConnectError:
+                if result != "stopped":
+                    raise
+        return result
+
+    def noop(self) -> None:
+        """Keep the connection alive (and learn about new mail on servers that push it with NOOP)."""
+        with self._guard("noop"):
+            self.client.noop()
+
+    def close(self) -> None:
+        """Log out (best effort)."""
+        _close(self.client)
+
+
+class _Translate:
+    """Turns imapclient/socket errors into ImapConnectError, with the password redacted."""
+
+    def __init__(self, account: ImapAccount, what: str) -> None:
+        self.account, self.what = account, what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None or isinstance(exc, MentorboxError):
+            return False
+        if isinstance(exc, (OSError, IMAPClientError, ssl.SSLError, EOFError)):
+            raise ImapConnectError(
+                f"IMAP {self.what} on {self.account.host} failed: {type(exc).__name__}: {REDACTOR.redact(str(exc))}"
+            ) from None
+        return False

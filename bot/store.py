@@ -152,7 +152,8 @@ class Store:
         try:
             if str(path) != ":memory:":
                 _create_private(self.path)
-            self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            # One Store belongs to one thread at a time; a daemon worker's is made in the main thread.
+            self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
             if str(path) != ":memory:":
@@ -264,6 +265,7 @@ class Store:
                 " confidence, unsure, priority, reasons, faq, status, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'classified', ?, ?)"
                 " ON CONFLICT (account, folder, uidvalidity, uid) DO UPDATE SET label = excluded.label,"
+                " status = CASE WHEN messages.status = 'failed' THEN 'classified' ELSE messages.status END,"
                 " confidence = excluded.confidence, unsure = excluded.unsure, priority = excluded.priority,"
                 " reasons = excluded.reasons, faq = excluded.faq, error = NULL, updated_at = excluded.updated_at"
                 " RETURNING id",
@@ -281,6 +283,32 @@ class Store:
                     (kind, row_id, dedup_key, json.dumps(payload), now, now),
                 )
         return row_id
+
+    def record_alias(self, key: MessageKey, known: sqlite3.Row) -> int:
+        """Record that ``key`` is a message already processed under another key (same Message-ID).
+
+        Used after a UIDVALIDITY change: the message gets a row under its new UID with the old decision and
+        status, and no actions, so it is neither processed nor drafted again.
+        """
+        now = self._clock()
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO messages (account, folder, uidvalidity, uid, message_id, sender, subject, date, label,"
+                " confidence, unsure, priority, reasons, faq, status, draft_ref, created_at, updated_at)"
+                " SELECT ?, ?, ?, ?, message_id, sender, subject, date, label, confidence, unsure, priority,"
+                " reasons, faq, status, draft_ref, ?, ? FROM messages WHERE id = ?"
+                " ON CONFLICT (account, folder, uidvalidity, uid) DO NOTHING",
+                (key.account, key.folder, key.uidvalidity, key.uid, now, now, known["id"]),
+            )
+        return int(cur.lastrowid or 0)
+
+    def failed_uids(self, account: str, folder: str, uidvalidity: int, max_attempts: int) -> list[int]:
+        """UIDs whose processing failed fewer than ``max_attempts`` times (to be tried again)."""
+        rows = self._db.execute(
+            "SELECT uid FROM messages WHERE account = ? AND folder = ? AND uidvalidity = ? AND status = 'failed'"
+            " AND attempts < ? ORDER BY uid", (account, folder, uidvalidity, max_attempts),
+        )
+        return [int(r["uid"]) for r in rows]
 
     def record_failure(self, key: MessageKey, error: str, *, message_id: str = "") -> int:
         """Record that processing a message failed; returns how many attempts it has had."""

@@ -7,6 +7,7 @@ version may load fine and still behave differently.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,11 +88,16 @@ class ModelHolder:
         self._say = say
         self._model = ensure_model(model_dir, say)
         self._stamp = self._store.pointer_stamp()
+        self._lock = threading.Lock()
 
     def get(self) -> TriageModel:
         """The current model, reloaded first if a new one was installed since the last call."""
         stamp = self._store.pointer_stamp()
-        if stamp != self._stamp:
+        if stamp == self._stamp:
+            return self._model
+        with self._lock:  # several daemon workers may notice the new model at once: load it once
+            if stamp == self._stamp:
+                return self._model
             self._stamp = stamp
             try:
                 loaded = self._store.load()

@@ -1,0 +1,397 @@
+"""The daemon: watch IMAP folders, triage every new message exactly once, put the drafts in Drafts.
+
+One worker thread per (account, folder), each with its own IMAP connection and its own store connection.
+A worker's cycle: select the folder, fetch what is new since the highest UID recorded (BODY.PEEK, in
+batches), parse, classify the batch, decide, and record each decision *together with* the actions it calls
+for (the outbox); only then move the folder's high-water mark. Then it performs the outbox (APPEND the
+drafts, one MULTIAPPEND per batch) and waits with IDLE (or polls).
+
+Crash safety follows from that order. A crash before a decision is recorded: the message is above the
+high-water mark and is fetched again. A crash after: the row exists and the message is skipped. A crash in
+the middle of an APPEND: the action is left *claimed*; on restart the worker looks for the draft's
+Message-ID in Drafts before appending again, so no draft is ever appended twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from bot.config import Config, ImapAccount
+from bot.drafting import Drafter, Owner, build_reply, shipped_templates_dir
+from bot.errors import MentorboxError
+from bot.faq import FaqMatcher, load_faq
+from bot.imap_source import ImapAuthError, ImapConnectError, Mailbox, connect, find_drafts_folder
+from bot.models import Decision, ParsedMail
+from bot.parser import parse_mail
+from bot.store import MessageKey, Store
+from bot.triage import TriagePolicy, decide
+
+log = logging.getLogger("mentorbox.daemon")
+
+MAX_ATTEMPTS = 3
+"""A message whose processing fails this many times is left as failed (and shown by ``status``)."""
+IDLE_RENEW = 25 * 60
+"""IDLE is re-issued well before the 29 minutes after which servers may drop an idle client."""
+AUTH_RETRY = (300.0, 3600.0)
+"""Back-off bounds after an authentication failure: slow, so a wrong password does not lock the account."""
+NET_RETRY = (1.0, 300.0)
+"""Back-off bounds after a network failure (exponential, with jitter)."""
+
+
+@dataclass
+class Services:
+    """What workers share: the model (hot-swapped on retrain), triage policy, drafter and FAQ matcher."""
+
+    config: Config
+    model: Any
+    """A ``classifier.manager.ModelHolder`` (anything with ``get()`` returning a model with ``predict``)."""
+    policy: TriagePolicy
+    drafter: Drafter
+    matcher: FaqMatcher
+    owner: Owner
+
+
+def build_services(config: Config, say: Callable[[str], None]) -> Services:
+    """Load the model (training it if needed), templates and FAQ once for all workers."""
+    from classifier.corpus import load_corpus
+    from classifier.faq_model import train_for
+    from classifier.manager import ModelHolder
+
+    templates = config.drafts.templates_dir or shipped_templates_dir()
+    owner = Owner(config.owner.name, config.owner.address, config.owner.signature)
+    entries = load_faq(templates)
+    matcher = FaqMatcher(entries, train_for(entries, load_corpus()) if entries else None)
+    policy = TriagePolicy(
+        unsure_below=config.classifier.unsure_below, priority_threshold=config.priority.threshold,
+        vips=config.priority.vip, draft_labels=config.drafts.labels if config.drafts.enabled else (),
+        max_faq=config.drafts.max_faq,
+    )
+    return Services(config, ModelHolder(config.classifier.model_dir, say), policy, Drafter(templates, owner),
+                    matcher, owner)
+
+
+def draft_message_id(key: MessageKey, owner_address: str) -> str:
+    """A Message-ID for the draft of ``key`` that is the same on every attempt (so a retry can find it)."""
+    digest = hashlib.sha256(f"{key.account}/{key.folder}/{key.uidvalidity}/{key.uid}".encode()).hexdigest()[:24]
+    domain = owner_address.partition("@")[2] or "mentorbox.invalid"
+    return f"<mentorbox.{digest}@{domain}>"
+
+
+class Backoff:
+    """Exponential back-off with full jitter between ``low`` and ``high`` seconds."""
+
+    def __init__(self, low: float, high: float, rng: random.Random | None = None) -> None:
+        self.low, self.high, self.attempt = low, high, 0
+        self.rng = rng or random.Random()
+
+    def next(self) -> float:
+        """The next delay (grows until ``high``)."""
+        ceiling = min(self.high, self.low * (2 ** self.attempt))
+        self.attempt += 1
+        return self.low + self.rng.random() * max(0.0, ceiling - self.low)
+
+    def reset(self) -> None:
+        """After a success: start from ``low`` again."""
+        self.attempt = 0
+
+
+class FolderWorker:
+    """Watches one folder of one account."""
+
+    def __init__(self, account: ImapAccount, folder: str, services: Services, stop: threading.Event, *,
+                 connector: Callable[[ImapAccount], Any] = connect, clock: Callable[[], float] = time.time) -> None:
+        self.account = account
+        self.folder = folder
+        self.services = services
+        self.stop = stop
+        self.connector = connector
+        self.clock = clock
+        self.store = Store(services.config.store.path)
+        self.drafts_folder: str | None = None
+        self.healthy = False
+        self.last_error = ""
+
+    # ------------------------------------------------------------------ one pass
+
+    def sync(self, mailbox: Mailbox, *, backfill_since: date | None = None,
+             progress: Callable[[int, int], None] | None = None) -> int:
+        """Process everything new in the folder (or, with ``backfill_since``, older unprocessed mail)."""
+        if self.drafts_folder is None:
+            self.drafts_folder = find_drafts_folder(mailbox.client, self.account.drafts_folder)
+            if self.drafts_folder is None:
+                raise MentorboxError(f"account {self.account.name!r}: no Drafts folder found; set imap.drafts_folder")
+        readonly = not self.account.tag_with_keywords
+        uidvalidity, uidnext = mailbox.select(self.folder, readonly=readonly)
+        state = self.store.folder_state(self.account.name, self.folder)
+        if backfill_since is not None:
+            last = state[1] if state and state[0] == uidvalidity else uidnext - 1
+            candidates = [u for u in mailbox.uids_since(backfill_since) if u <= last]
+            uids = [u for u in candidates if not self._processed(MessageKey(self.account.name, self.folder,
+                                                                              uidvalidity, u))]
+            done = self._process(mailbox, uidvalidity, uids, advance=False, progress=progress)
+            self._perform_outbox(mailbox, uidvalidity)
+            return done
+        if state is None:
+            since = (datetime.now(timezone.utc) - timedelta(days=self.account.backfill_days)).date()
+            uids = mailbox.uids_since(since)
+            log.info("first sync: %d message(s) since %s", len(uids), since,
+                     extra={"account": self.account.name, "folder": self.folder})
+            if not uids:
+                self.store.set_folder_state(self.account.name, self.folder, uidvalidity, max(0, uidnext - 1))
+        elif state[0] != uidvalidity:
+            uids = self._resync(mailbox, state[0], uidvalidity)
+        else:
+            uids = mailbox.uids_after(state[1])
+        uids += self._retries(uidvalidity, exclude=set(uids))
+        done = self._process(mailbox, uidvalidity, sorted(set(uids)), advance=True, progress=progress)
+        self._perform_outbox(mailbox, uidvalidity)
+        if not uids:
+            self.store.set_folder_state(self.account.name, self.folder, uidvalidity,
+                                        (state[1] if state and state[0] == uidvalidity else max(0, uidnext - 1)))
+        self.healthy, self.last_error = True, ""
+        return done
+
+    def _processed(self, key: MessageKey) -> bool:
+        row = self.store.find(key)
+        return row is not None and (row["status"] != "failed" or row["attempts"] >= MAX_ATTEMPTS)
+
+    def _retries(self, uidvalidity: int, exclude: set[int]) -> list[int]:
+        """Messages that failed before and may be tried again."""
+        failed = self.store.failed_uids(self.account.name, self.folder, uidvalidity, MAX_ATTEMPTS)
+        return [uid for uid in failed if uid not in exclude]
+
+    def _resync(self, mailbox: Mailbox, old: int, new: int) -> list[int]:
+        """UIDVALIDITY changed: every UID is new. Messages known by Message-ID are recorded as the same
+        message under their new UID (nothing processed twice); the rest are processed (nothing missed)."""
+        log.warning("UIDVALIDITY of %s changed from %d to %d: re-syncing by Message-ID", self.folder, old, new,
+                    extra={"account": self.account.name, "folder": self.folder})
+        all_uids = mailbox.uids_after(0)
+        ids = mailbox.message_ids(all_uids)
+        todo = []
+        for uid in all_uids:
+            known = self.store.find_by_message_id(self.account.name, ids.get(uid, ""))
+            if known is not None:
+                self.store.record_alias(MessageKey(self.account.name, self.folder, new, uid), known)
+            else:
+                todo.append(uid)
+        self.store.set_folder_state(self.account.name, self.folder, new, 0)
+        return todo
+
+    def _process(self, mailbox: Mailbox, uidvalidity: int, uids: Sequence[int], *, advance: bool,
+                 progress: Callable[[int, int], None] | None) -> int:
+        done = 0
+        batch_size = self.account.batch_size
+        for start in range(0, len(uids), batch_size):
+            if self.stop.is_set():
+                break
+            batch = list(uids[start : start + batch_size])
+            raws = mailbox.fetch(batch)
+            keys = {uid: MessageKey(self.account.name, self.folder, uidvalidity, uid) for uid in batch}
+            todo = [uid for uid in batch if uid in raws and not self._processed(keys[uid])]
+            mails = {uid: parse_mail(raws[uid]) for uid in todo}
+            predictions = self._predict([mails[uid] for uid in todo])
+            high = 0
+            for uid in batch:
+                if self.stop.is_set():
+                    break
+                if uid in mails:
+                    prediction = predictions[todo.index(uid)] if predictions else None
+                    self._handle(keys[uid], mails[uid], prediction)
+                    done += 1
+                high = uid
+            if advance and high:
+                state = self.store.folder_state(self.account.name, self.folder)
+                if state is None or state[0] != uidvalidity or state[1] < high:
+                    self.store.set_folder_state(self.account.name, self.folder, uidvalidity, high)
+            self._perform_outbox(mailbox, uidvalidity)
+            if progress:
+                progress(min(start + batch_size, len(uids)), len(uids))
+            if self.stop.is_set():
+                break
+        return done
+
+    def _predict(self, mails: list[ParsedMail]) -> list[Any]:
+        if not mails:
+            return []
+        try:
+            return list(self.services.model.get().predict(mails))
+        except Exception:  # noqa: BLE001 - one bad message must not block the batch: retry one by one
+            log.exception("batch classification failed; classifying one message at a time")
+            return []
+
+    def _handle(self, key: MessageKey, mail: ParsedMail, prediction: Any | None) -> None:
+        """Decide about one message and record the decision with its actions (one transaction)."""
+        try:
+            if prediction is None:
+                prediction = self.services.model.get().predict([mail])[0]
+            decision = decide(mail, prediction, self.services.policy, self.services.drafter, self.services.matcher)
+            actions = self._actions(key, mail, decision)
+            self.store.record_decision(
+                key, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
+                date=mail.date.isoformat() if mail.date else None, decision=decision, actions=actions,
+            )
+            if decision.unanswered:
+                self.store.add_faq_gaps(mail.message_id or f"{key.account}/{key.folder}/{key.uidvalidity}/{key.uid}",
+                                        mail.sender, mail.date.isoformat() if mail.date else None,
+                                        decision.unanswered)
+        except Exception as exc:  # noqa: BLE001 - recorded as failed with its error, retried a bounded number of times
+            attempts = self.store.record_failure(key, f"{type(exc).__name__}: {exc}", message_id=mail.message_id)
+            log.error("message failed (attempt %d of %d): %s", attempts, MAX_ATTEMPTS, exc,
+                      extra={"account": key.account, "folder": key.folder, "uid": key.uid})
+            return
+        if mail.defects:
+            log.info("parsed with problems: %s", "; ".join(mail.defects[:5]),
+                     extra={"folder": key.folder, "uid": key.uid})
+        log.info("triaged", extra={
+            "account": key.account, "folder": key.folder, "uid": key.uid, "label": decision.label,
+            "confidence": decision.confidence, "unsure": decision.unsure, "priority": decision.priority,
+            "action": "+".join(kind for kind, _, _ in actions) or "none",
+        })
+
+    def _actions(self, key: MessageKey, mail: ParsedMail, decision: Decision) -> list[tuple[str, str, dict[str, Any]]]:
+        actions: list[tuple[str, str, dict[str, Any]]] = []
+        if decision.draft:
+            message_id = draft_message_id(key, self.services.owner.address)
+            raw = build_reply(mail, decision.draft, self.services.owner, message_id=message_id)
+            actions.append(("draft", f"draft:{key.account}/{key.folder}/{key.uidvalidity}/{key.uid}", {
+                "folder": self.drafts_folder, "message_id": message_id,
+                "message": base64.b64encode(raw).decode("ascii"),
+            }))
+        return actions
+
+    def _perform_outbox(self, mailbox: Mailbox, uidvalidity: int) -> None:
+        """APPEND pending drafts of this folder; a draft claimed before a crash is looked up first."""
+        prefix = f"draft:{self.account.name}/{self.folder}/"
+        items = [i for i in self.store.due(["draft"], limit=1000) if i.dedup_key.startswith(prefix)]
+        if not items:
+            return
+        fresh = []
+        for item in items:
+            if item.state == "claimed":  # we crashed between claiming and completing it: is it there already?
+                uid = mailbox.find_header(item.payload["folder"], "Message-ID", item.payload["message_id"])
+                if uid is not None:
+                    self.store.complete(item.id, str(uid), message_status="drafted",
+                                        draft_ref=f"{item.payload['folder']}/{uid}")
+                    continue
+            fresh.append(item)
+        if not fresh:
+            return
+        claimed = [self.store.claim(item.id) for item in fresh]
+        by_folder: dict[str, list[Any]] = {}
+        for item in claimed:
+            by_folder.setdefault(item.payload["folder"], []).append(item)
+        for folder, group in by_folder.items():
+            uids = mailbox.append(folder, [base64.b64decode(i.payload["message"]) for i in group])
+            for item, uid in zip(group, uids):
+                self.store.complete(item.id, str(uid or ""), message_status="drafted",
+                                    draft_ref=f"{folder}/{uid}" if uid else folder)
+        # Re-select the watched folder: find_header may have selected Drafts.
+        if mailbox.selected != self.folder:
+            mailbox.select(self.folder, readonly=not self.account.tag_with_keywords)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, *, once: bool = False) -> bool:
+        """Watch until stopped (or one pass with ``once``). Returns whether the last pass succeeded."""
+        net, auth = Backoff(*NET_RETRY), Backoff(*AUTH_RETRY)
+        where = {"account": self.account.name, "folder": self.folder}
+        while not self.stop.is_set():
+            mailbox = None
+            try:
+                mailbox = Mailbox(self.account, self.connector)
+                self.sync(mailbox)
+                net.reset()
+                auth.reset()
+                if once:
+                    return True
+                renew_at = time.monotonic() + IDLE_RENEW
+                while not self.stop.is_set():
+                    timeout = max(1.0, renew_at - time.monotonic()) if mailbox.has_idle else self.account.poll_seconds
+                    outcome = mailbox.wait(timeout, self.stop.is_set)
+                    if outcome == "stopped":
+                        break
+                    if outcome == "timeout" and mailbox.has_idle:
+                        mailbox.noop()
+                        renew_at = time.monotonic() + IDLE_RENEW
+                    self.sync(mailbox)
+            except ImapAuthError as exc:
+                self._failed(str(exc), where)
+                if once:
+                    return False
+                self._sleep(auth.next())
+            except ImapConnectError as exc:
+                self._failed(str(exc), where, level=logging.WARNING)
+                if once:
+                    return False
+                self._sleep(net.next())
+            except MentorboxError as exc:
+                self._failed(str(exc), where)
+                if once:
+                    return False
+                self._sleep(net.next())
+            finally:
+                if mailbox is not None:
+                    mailbox.close()
+        return self.healthy
+
+    def _failed(self, error: str, where: dict[str, str], level: int = logging.ERROR) -> None:
+        self.healthy, self.last_error = False, error
+        log.log(level, "%s", error, extra=where)
+
+    def _sleep(self, seconds: float) -> None:
+        log.info("retrying in %.0f s", seconds, extra={"account": self.account.name, "folder": self.folder})
+        self.stop.wait(seconds)
+
+    def close(self) -> None:
+        """Close the worker's store connection."""
+        self.store.close()
+
+
+def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None] = print,
+               connector: Callable[[ImapAccount], Any] = connect) -> int:
+    """Start one worker per (account, folder), stop cleanly on SIGTERM/SIGINT. Returns the exit code."""
+    if not config.accounts:
+        raise MentorboxError("no IMAP account configured: add an [imap] section (see config.example.toml)")
+    services = build_services(config, say)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    workers = [FolderWorker(a, f, services, stop, connector=connector) for a in config.accounts for f in a.folders]
+    results: dict[int, bool] = {}
+
+    def target(index: int, worker: FolderWorker) -> None:
+        try:
+            results[index] = worker.run(once=once)
+        except Exception:  # noqa: BLE001 - a bug in one worker must not take the others down silently
+            log.exception("worker stopped by an unexpected error", extra={"folder": worker.folder})
+            results[index] = False
+            if not once:
+                stop.set()
+
+    threads = [threading.Thread(target=target, args=(i, w), name=f"{w.account.name}:{w.folder}", daemon=True)
+               for i, w in enumerate(workers)]
+    log.info("mentorbox started: %d folder(s), model %s", len(workers), services.model.get().version)
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads) and not stop.is_set():
+        stop.wait(0.5)
+    deadline = time.monotonic() + 8.0  # SIGTERM: finish the current message, exit within 10 s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    for worker in workers:
+        worker.close()
+    log.info("mentorbox stopped")
+    if once:
+        return 0 if all(results.get(i, False) for i in range(len(workers))) else 1
+    return 0
