@@ -67,7 +67,7 @@ def _matcher(config: Config) -> Any:
     entries = load_faq(_templates_dir(config))
     if not entries:
         return FaqMatcher([])
-    return FaqMatcher(entries, train_for(entries, load_corpus()))
+    return FaqMatcher(entries, train_for(entries, load_corpus(label="advice_request")))
 
 
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -497,21 +497,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     store = Store(config.store.path)
     try:
-        db = store._db
         print(f"store: {config.store.path}")
-        folders = {(r["account"], r["folder"]): r for r in db.execute("SELECT * FROM folders")}
+        folders = store.folders()
         names = [(a.name, f) for a in config.accounts for f in a.folders] or sorted(folders)
         for account, folder in names:
             row = folders.get((account, folder))
             if row is None:
                 print(f"  {account}/{folder}: never synced")
                 continue
-            when = dt.datetime.fromtimestamp(row["last_sync"]).strftime("%Y-%m-%d %H:%M:%S") if row["last_sync"] else "-"
-            counts = dict(db.execute(
-                "SELECT label, COUNT(*) FROM messages WHERE account = ? AND folder = ? AND label IS NOT NULL"
-                " GROUP BY label", (account, folder)).fetchall())
-            failed = db.execute("SELECT COUNT(*) FROM messages WHERE account = ? AND folder = ? AND status = 'failed'",
-                                (account, folder)).fetchone()[0]
+            when = (dt.datetime.fromtimestamp(row["last_sync"]).strftime("%Y-%m-%d %H:%M:%S")
+                    if row["last_sync"] else "-")
+            counts, failed = store.folder_summary(account, folder)
             labels = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no messages"
             print(f"  {account}/{folder}: last sync {when}, highest UID {row['last_uid']} "
                   f"(UIDVALIDITY {row['uidvalidity']}); {labels}; failed {failed}")
@@ -519,10 +515,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         backlog = outbox.get("pending", 0) + outbox.get("claimed", 0)
         print(f"  backlog: {backlog} action(s) waiting, {outbox.get('failed', 0)} given up, "
               f"{outbox.get('done', 0)} done")
-        leads = db.execute("SELECT COUNT(*) FROM messages WHERE label IN ('phd_offer', 'job_lead')"
-                           " AND status NOT IN ('done')").fetchone()[0]
-        priority = db.execute("SELECT COUNT(*) FROM messages WHERE priority = 1 AND status NOT IN ('done')"
-                              ).fetchone()[0]
+        leads, priority = store.open_leads()
         print(f"  open leads: {leads} ({priority} priority)")
     finally:
         store.close()

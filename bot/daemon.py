@@ -70,7 +70,7 @@ def build_services(config: Config, say: Callable[[str], None]) -> Services:
     templates = config.drafts.templates_dir or shipped_templates_dir()
     owner = Owner(config.owner.name, config.owner.address, config.owner.signature)
     entries = load_faq(templates)
-    matcher = FaqMatcher(entries, train_for(entries, load_corpus()) if entries else None)
+    matcher = FaqMatcher(entries, train_for(entries, load_corpus(label="advice_request")) if entries else None)
     policy = TriagePolicy(
         unsure_below=config.classifier.unsure_below, priority_threshold=config.priority.threshold,
         vips=config.priority.vip, draft_labels=config.drafts.labels if config.drafts.enabled else (),

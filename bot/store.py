@@ -221,7 +221,29 @@ class Store:
                 (account, folder, uidvalidity, last_uid, self._clock()),
             )
 
+    def folders(self) -> dict[tuple[str, str], sqlite3.Row]:
+        """Every synced folder's row (uidvalidity, last_uid, last_sync) by (account, folder)."""
+        return {(r["account"], r["folder"]): r for r in self._db.execute("SELECT * FROM folders")}
+
     # ------------------------------------------------------------------ messages
+
+    def folder_summary(self, account: str, folder: str) -> tuple[dict[str, int], int]:
+        """Messages per label in one folder, and how many failed."""
+        counts = dict(self._db.execute(
+            "SELECT label, COUNT(*) FROM messages WHERE account = ? AND folder = ? AND label IS NOT NULL"
+            " GROUP BY label", (account, folder)).fetchall())
+        failed = self._db.execute(
+            "SELECT COUNT(*) FROM messages WHERE account = ? AND folder = ? AND status = 'failed'", (account, folder)
+        ).fetchone()[0]
+        return counts, int(failed)
+
+    def open_leads(self) -> tuple[int, int]:
+        """PhD offers and job leads not done yet, and how many of them are priority."""
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(priority), 0) FROM messages WHERE label IN ('phd_offer', 'job_lead')"
+            " AND status != 'done'"
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     def find(self, key: MessageKey) -> sqlite3.Row | None:
         """The row of a message by its server key."""

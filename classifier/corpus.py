@@ -120,8 +120,8 @@ def read_records(paths: Iterable[Path]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield where, validate_record(record, where)
 
 
-def load_corpus(directory: Path | None = None) -> list[Example]:
-    """All examples of the corpus, in file order; ids must be unique across files."""
+def load_corpus(directory: Path | None = None, *, label: str | None = None) -> list[Example]:
+    """All examples of the corpus (or those of one ``label``), in file order; ids must be unique."""
     directory = directory or data_dir()
     files = sorted(directory.glob("*.jsonl"))
     if not files:
@@ -132,6 +132,8 @@ def load_corpus(directory: Path | None = None) -> list[Example]:
         if record["id"] in seen:
             raise ModelError(f"{where}: id {record['id']!r} already used at {seen[record['id']]}")
         seen[record["id"]] = where
+        if label is not None and record["label"] != label:
+            continue
         extra = {k: v for k, v in record.items() if k in ("faq", "priority", "note")}
         examples.append(Example(record["id"], record["label"], parse_mail(record_to_bytes(record)), "corpus", extra))
     return examples

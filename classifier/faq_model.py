@@ -35,7 +35,7 @@ class FaqModel:
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2)),
         ])
-        self._model = OneVsRestClassifier(LogisticRegression(C=C, max_iter=2000, class_weight="balanced"))
+        self._model = OneVsRestClassifier(LogisticRegression(C=C, solver="liblinear", class_weight="balanced"))
 
     def fit(self, texts: Sequence[str], labels: Sequence[Sequence[str]]) -> FaqModel:
         """Train on texts with their FAQ ids (ids not in ``self.ids`` are ignored)."""

@@ -163,9 +163,16 @@ def test_check_config_reports_each_check(tmp_path: Path, isolated_env: dict[str,
     assert "readable by other users" in done.stdout and "1 problem(s) found" in done.stdout
 
 
-def test_not_yet_available_commands_say_so(isolated_env: dict[str, str]) -> None:
+def test_status_before_anything_was_processed(isolated_env: dict[str, str]) -> None:
     done = run("status", env=isolated_env)
-    assert done.returncode == 1 and done.stderr.startswith("mentorbox: error:") and "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "model: none yet" in done.stdout and "does not exist yet (nothing processed)" in done.stdout
+
+
+def test_run_without_an_account_is_a_clear_error(config_file: Path) -> None:
+    done = run("run", "--once", "--config", str(config_file))
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("no IMAP account configured: add an [imap] section (see config.example.toml)")
 
 
 def test_output_into_closed_pipe_is_quiet(config_file: Path) -> None:
