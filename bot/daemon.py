@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.config import Config, ImapAccount
 from bot.drafting import Drafter, Owner, build_reply, shipped_templates_dir
-from bot.errors import MentorboxError
+from bot.errors import MentorboxError, TemplateError
 from bot.faq import FaqMatcher, load_faq
 from bot.imap_source import ImapAuthError, ImapConnectError, Mailbox, connect, find_drafts_folder
 from bot.models import Decision, ParsedMail
@@ -130,8 +130,7 @@ class FolderWorker:
             self.drafts_folder = find_drafts_folder(mailbox.client, self.account.drafts_folder)
             if self.drafts_folder is None:
                 raise MentorboxError(f"account {self.account.name!r}: no Drafts folder found; set imap.drafts_folder")
-        readonly = not self.account.tag_with_keywords
-        uidvalidity, uidnext = mailbox.select(self.folder, readonly=readonly)
+        uidvalidity, uidnext = mailbox.select(self.folder, readonly=self._readonly)
         state = self.store.folder_state(self.account.name, self.folder)
         if backfill_since is not None:
             last = state[1] if state and state[0] == uidvalidity else uidnext - 1
@@ -267,9 +266,49 @@ class FolderWorker:
                 "folder": self.drafts_folder, "message_id": message_id,
                 "message": base64.b64encode(raw).decode("ascii"),
             }))
+        where = f"{key.account}/{key.folder}/{key.uidvalidity}/{key.uid}"
+        if self.account.tag_with_keywords:
+            actions.append(("tag", f"tag:{where}", {"uid": key.uid, "uidvalidity": key.uidvalidity,
+                                                    "keyword": f"mentorbox-{decision.label}"}))
+        target = self.account.move_to_folders.get(decision.label)
+        if target:
+            actions.append(("move", f"move:{where}", {"uid": key.uid, "uidvalidity": key.uidvalidity,
+                                                      "folder": target}))
         return actions
 
+    @property
+    def _readonly(self) -> bool:
+        """EXAMINE the watched folder unless the owner asked for keywords or moves."""
+        return not (self.account.tag_with_keywords or self.account.move_to_folders)
+
+    def _file_originals(self, mailbox: Mailbox, uidvalidity: int) -> None:
+        """Tag or move originals (only when configured). Both are safe to repeat after a crash: a keyword
+        added twice is one keyword, and a message already moved is no longer at its UID."""
+        prefix = (f"tag:{self.account.name}/{self.folder}/", f"move:{self.account.name}/{self.folder}/")
+        items = [i for i in self.store.due(["tag", "move"], limit=1000) if i.dedup_key.startswith(prefix)]
+        if not items:
+            return
+        mailbox.select(self.folder, readonly=False)
+        for item in items:
+            self.store.claim(item.id)
+            uid = int(item.payload["uid"])
+            if int(item.payload["uidvalidity"]) != uidvalidity:
+                self.store.complete(item.id, "skipped: UIDVALIDITY changed")
+                continue
+            if item.kind == "tag":
+                mailbox.add_keyword([uid], item.payload["keyword"])
+                self.store.complete(item.id, item.payload["keyword"])
+            else:
+                mailbox.move([uid], item.payload["folder"])
+                self.store.complete(item.id, item.payload["folder"])
+
     def _perform_outbox(self, mailbox: Mailbox, uidvalidity: int) -> None:
+        """Perform this folder's pending actions: drafts first, then keywords and moves of originals."""
+        self._append_drafts(mailbox)
+        if not self._readonly:
+            self._file_originals(mailbox, uidvalidity)
+
+    def _append_drafts(self, mailbox: Mailbox) -> None:
         """APPEND pending drafts of this folder; a draft claimed before a crash is looked up first."""
         prefix = f"draft:{self.account.name}/{self.folder}/"
         items = [i for i in self.store.due(["draft"], limit=1000) if i.dedup_key.startswith(prefix)]
@@ -297,7 +336,7 @@ class FolderWorker:
                                     draft_ref=f"{folder}/{uid}" if uid else folder)
         # Re-select the watched folder: find_header may have selected Drafts.
         if mailbox.selected != self.folder:
-            mailbox.select(self.folder, readonly=not self.account.tag_with_keywords)
+            mailbox.select(self.folder, readonly=self._readonly)
 
     # ------------------------------------------------------------------ the loop
 
@@ -363,6 +402,9 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     if not config.accounts:
         raise MentorboxError("no IMAP account configured: add an [imap] section (see config.example.toml)")
     services = build_services(config, say)
+    problems = services.drafter.check()
+    if problems:  # found now, at start-up, rather than on the first message at 3 a.m.
+        raise TemplateError("; ".join(problems) + " (mentorbox check-config shows every problem)")
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -47,3 +47,5 @@ class StoreError(MentorboxError):
 
 class TemplateError(MentorboxError):
     """A reply template cannot be compiled or rendered; the message names the file and line."""
+
+    exit_code = 2

@@ -284,6 +284,21 @@ class Mailbox:
         with self._guard("store keyword"):
             self.client.add_flags(list(uids), [keyword.encode()], silent=True)
 
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        """Move originals to ``folder`` (created if missing): MOVE, or COPY + delete where MOVE is missing.
+
+        Only ever called when the owner configured ``move_to_folders``.
+        """
+        with self._guard("move"):
+            if not self.client.folder_exists(folder):
+                self.client.create_folder(folder)
+            if "MOVE" in self.capabilities:
+                self.client.move(list(uids), folder)
+            else:
+                self.client.copy(list(uids), folder)
+                self.client.delete_messages(list(uids))
+                self.client.uid_expunge(list(uids))
+
     def wait(self, timeout: float, stop: Callable[[], bool]) -> str:
         """Wait for new mail: ``new``, ``timeout`` or ``stopped``; raise ImapConnectError on a dead link.
 

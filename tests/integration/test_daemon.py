@@ -28,7 +28,7 @@ ANSWERED = {"congratulation", "advice_request", "phd_offer", "job_lead"}
 def imap(dovecot: Dovecot):  # type: ignore[no-untyped-def]
     """A logged-in client on an emptied mailbox (INBOX, Drafts, Sent empty; other folders removed)."""
     client = dovecot.client()
-    for _flags, _sep, name in client.list_folders():
+    for _flags, _sep, name in sorted(client.list_folders(), key=lambda f: f[2], reverse=True):  # children first
         if name in ("INBOX", "Drafts", "Sent", "Trash"):
             client.select_folder(name)
             uids = client.search("ALL")
@@ -36,7 +36,7 @@ def imap(dovecot: Dovecot):  # type: ignore[no-untyped-def]
                 client.delete_messages(uids)
                 client.expunge()
             client.unselect_folder()
-        else:
+        elif client.folder_exists(name):
             client.delete_folder(name)
     yield client
     try:
@@ -234,3 +234,101 @@ def test_wrong_password_once_exits_1_with_one_line(imap, daemon_config: Path, en
     assert done.returncode == 1
     assert "refused the login" in done.stderr and "nope-nope" not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_one_bad_message_does_not_block_the_others(imap, daemon_config: Path, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A template that fails for one subject: that message is recorded as failed and retried a bounded
+    number of times; the others are triaged and drafted."""
+    import shutil
+
+    from bot.drafting import shipped_templates_dir
+
+    templates = tmp_path / "templates"
+    shutil.copytree(shipped_templates_dir(), templates)
+    path = templates / "congratulation.txt.j2"
+    path.write_text("{% if 'BOOM' in subject %}{{ 1 // 0 }}{% endif %}" + path.read_text())
+    daemon_config.write_text(daemon_config.read_text() + f'\n[drafts]\ntemplates_dir = "{templates}"\n')
+    imap.append("INBOX", b"From: a@x.org\r\nSubject: BOOM congrats\r\nMessage-ID: <boom@x>\r\n\r\n"
+                         b"Congratulations on the spotlight, well deserved!\r\n")
+    imap.append("INBOX", b"From: b@x.org\r\nSubject: congrats\r\nMessage-ID: <fine@x>\r\n\r\n"
+                         b"Congratulations on the spotlight, what a great paper!\r\n")
+    for attempt in range(1, 5):
+        done = run("run", "--once", "--config", str(daemon_config), env=env)
+        assert done.returncode == 0, done.stderr
+        rows = {r["message_id"]: r for r in _rows(daemon_config)}
+        assert rows["<fine@x>"]["status"] == "drafted"
+        assert rows["<boom@x>"]["status"] == "failed" and "ZeroDivisionError" in rows["<boom@x>"]["error"]
+        assert rows["<boom@x>"]["attempts"] == min(attempt, 3)
+    assert len(_drafts(imap)) == 1
+
+
+def test_json_log_lines(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    for raw in _sample_messages()[:3]:
+        imap.append("INBOX", raw)
+    done = run("run", "--once", "--log-format", "json", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    triaged = [line for line in lines if line["msg"] == "triaged"]
+    assert len(triaged) == 3
+    for line in triaged:
+        assert {"folder", "uid", "label", "confidence", "action"} <= set(line)
+        assert line["folder"] == "INBOX"
+
+
+def test_keywords_and_moves_only_when_configured(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    daemon_config.write_text(daemon_config.read_text().replace(
+        "batch_size = 20\n", 'batch_size = 20\ntag_with_keywords = true\nmove_to_folders = { other = "Triage/Other" }\n'))
+    for raw in _sample_messages():
+        imap.append("INBOX", raw)
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    rows = _rows(daemon_config)
+    others = [r for r in rows if r["label"] == "other"]
+    imap.select_folder("Triage/Other", readonly=True)
+    assert len(imap.search("ALL")) == len(others) > 0
+    imap.select_folder("INBOX", readonly=True)
+    flags = imap.get_flags(imap.search("ALL"))
+    assert len(flags) == len(rows) - len(others)
+    assert all(any(f.startswith(b"mentorbox-") for f in fl) and b"\\Seen" not in fl for fl in flags.values())
+    again = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert again.returncode == 0 and len(_rows(daemon_config)) == len(rows)
+
+
+def test_two_accounts_and_two_folders(imap, dovecot: Dovecot, config_file: Path, env) -> None:  # type: ignore[no-untyped-def]
+    imap.create_folder("Lists")
+    imap.append("INBOX", b"From: a@x.org\r\nSubject: congrats\r\nMessage-ID: <t1@x>\r\n\r\nCongratulations!\r\n")
+    imap.append("Lists", b"From: b@x.org\r\nSubject: thanks\r\nMessage-ID: <t2@x>\r\n\r\nThank you for the post!\r\n")
+    other = dovecot.client(user="bot")
+    other.select_folder("INBOX")
+    old = other.search("ALL")
+    if old:
+        other.delete_messages(old)
+        other.expunge()
+    other.append("INBOX", b"From: c@x.org\r\nSubject: PhD?\r\nMessage-ID: <b1@x>\r\n\r\nWould you do a PhD with me?\r\n")
+    common = f'host = "localhost"\nport = {dovecot.tls_port}\npassword_env = "MBX_TEST_PW"\nca_file = "{dovecot.ca_file}"\n'
+    config_file.write_text(config_file.read_text()
+                           + f'\n[[accounts]]\nname = "main"\nusername = "test"\nfolders = ["INBOX", "Lists"]\n{common}'
+                           + f'\n[[accounts]]\nname = "side"\nusername = "bot"\n{common}')
+    done = run("run", "--once", "--config", str(config_file), env=env)
+    assert done.returncode == 0, done.stderr
+    keys = {(r["account"], r["folder"], r["message_id"]) for r in _rows(config_file)}
+    assert keys == {("main", "INBOX", "<t1@x>"), ("main", "Lists", "<t2@x>"), ("side", "INBOX", "<b1@x>")}
+    other.select_folder("Drafts", readonly=True)
+    assert len(other.search("ALL")) == 1
+    other.logout()
+
+
+def test_daemon_refuses_to_start_with_a_broken_template(daemon_config: Path, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from bot.drafting import shipped_templates_dir
+
+    templates = tmp_path / "templates"
+    shutil.copytree(shipped_templates_dir(), templates)
+    (templates / "phd_offer.txt.j2").write_text("{{ greeting }\n")
+    daemon_config.write_text(daemon_config.read_text() + f'\n[drafts]\ntemplates_dir = "{templates}"\n')
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 2
+    assert "phd_offer.txt.j2:1:" in done.stderr and "check-config" in done.stderr
