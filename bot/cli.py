@@ -92,7 +92,7 @@ def triage_rows(config: Config, source_path: str, drafts_dir: Path | None = None
     from bot.drafting import Owner, build_reply
     from bot.local_source import LocalSource
     from bot.parser import parse_mail
-    from bot.triage import decide
+    from bot.triage import decide, needs_faq
     from classifier.manager import ensure_model
 
     source = LocalSource(source_path)
@@ -109,11 +109,14 @@ def triage_rows(config: Config, source_path: str, drafts_dir: Path | None = None
     try:
         for chunk in _chunks(iter(source), BATCH):
             mails = [parse_mail(m.raw) for m in chunk]
-            for item, mail, prediction in zip(chunk, mails, model.predict(mails)):
+            predictions = model.predict(mails)
+            asking = [i for i, p in enumerate(predictions) if needs_faq(p)]
+            topics = dict(zip(asking, matcher.topics([mails[i].clean_text for i in asking])))
+            for position, (item, mail, prediction) in enumerate(zip(chunk, mails, predictions)):
                 index += 1
                 if mail.defects:
                     log.info("message %s has defects: %s", item.key, "; ".join(mail.defects[:5]))
-                decision = decide(mail, prediction, policy, drafter, matcher)
+                decision = decide(mail, prediction, policy, drafter, matcher, topics=topics.get(position))
                 if decision.unanswered:
                     key = mail.message_id or f"{source.path}#{item.key}"
                     gaps.append((key, mail.sender, mail.date.isoformat() if mail.date else None, decision.unanswered))

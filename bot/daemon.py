@@ -34,7 +34,7 @@ from bot.imap_source import ImapAuthError, ImapConnectError, Mailbox, connect, f
 from bot.models import Decision, ParsedMail
 from bot.parser import parse_mail
 from bot.store import MessageKey, Store
-from bot.triage import TriagePolicy, decide
+from bot.triage import TriagePolicy, decide, needs_faq
 
 log = logging.getLogger("mentorbox.daemon")
 
@@ -199,13 +199,14 @@ class FolderWorker:
             todo = [uid for uid in batch if uid in raws and not self._processed(keys[uid])]
             mails = {uid: parse_mail(raws[uid]) for uid in todo}
             predictions = self._predict([mails[uid] for uid in todo])
+            topics = self._topics(todo, mails, predictions)
             high = 0
             for uid in batch:
                 if self.stop.is_set():
                     break
                 if uid in mails:
                     prediction = predictions[todo.index(uid)] if predictions else None
-                    self._handle(keys[uid], mails[uid], prediction)
+                    self._handle(keys[uid], mails[uid], prediction, topics.get(uid))
                     done += 1
                 high = uid
             if advance and high:
@@ -228,12 +229,27 @@ class FolderWorker:
             log.exception("batch classification failed; classifying one message at a time")
             return []
 
-    def _handle(self, key: MessageKey, mail: ParsedMail, prediction: Any | None) -> None:
+    def _topics(self, uids: list[int], mails: dict[int, ParsedMail], predictions: list[Any],
+                ) -> dict[int, dict[str, float]]:
+        """FAQ topic probabilities for the batch's advice requests, in one call."""
+        if not predictions:
+            return {}
+        asking = [uid for uid, p in zip(uids, predictions) if needs_faq(p)]
+        try:
+            found = self.services.matcher.topics([mails[uid].clean_text for uid in asking])
+        except Exception:  # noqa: BLE001 - fall back to one message at a time in decide()
+            log.exception("batch FAQ matching failed")
+            return {}
+        return dict(zip(asking, found))
+
+    def _handle(self, key: MessageKey, mail: ParsedMail, prediction: Any | None,
+                topics: dict[str, float] | None = None) -> None:
         """Decide about one message and record the decision with its actions (one transaction)."""
         try:
             if prediction is None:
                 prediction = self.services.model.get().predict([mail])[0]
-            decision = decide(mail, prediction, self.services.policy, self.services.drafter, self.services.matcher)
+            decision = decide(mail, prediction, self.services.policy, self.services.drafter, self.services.matcher,
+                              topics=topics)
             actions = self._actions(key, mail, decision)
             self.store.record_decision(
                 key, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,

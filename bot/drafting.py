@@ -8,12 +8,12 @@ thread it under the original, and the original quoted below.
 
 from __future__ import annotations
 
-import email.policy
+import quopri
 import re
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.message import EmailMessage
+from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ from bot.names import first_name
 
 TEMPLATE_SUFFIX = ".txt.j2"
 WRAP = 72
-_UNFOLDED = email.policy.SMTP.clone(max_line_length=998)
 _PREFIX = re.compile(r"^\s*((re|aw|sv|vs|ref|rif|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -171,28 +170,42 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
+def _header_line(name: str, value: str) -> bytes:
+    value = " ".join(value.split())
+    if not value.isascii():
+        value = Header(value, "utf-8", maxlinelen=998).encode(linesep="\r\n")
+    return f"{name}: {value}\r\n".encode("ascii")
+
+
 def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | None = None,
                 now: datetime | None = None) -> bytes:
-    """The draft as RFC 5322 bytes: threaded to ``mail``, addressed to its Reply-To or From, original quoted."""
-    reply = EmailMessage(policy=_UNFOLDED)
-    reply["Date"] = format_datetime(now or datetime.now(timezone.utc))
+    """The draft as RFC 5322 bytes: threaded to ``mail``, addressed to its Reply-To or From, original quoted.
+
+    Built by hand rather than with ``EmailMessage``, which spends most of a draft's cost re-parsing the
+    headers it was just given (measured: 2.5 ms of 3 ms per draft in the daemon's first sync).
+    """
+    headers: list[tuple[str, str]] = [("Date", format_datetime(now or datetime.now(timezone.utc)))]
     if owner.address:
-        reply["From"] = formataddr((owner.name, owner.address)) if owner.name else owner.address
+        headers.append(("From", formataddr((owner.name, owner.address), charset="utf-8") if owner.name
+                        else owner.address))
     to = mail.reply_to or mail.sender_address
     if to:
-        reply["To"] = formataddr((mail.sender_name, to)) if mail.sender_name and not mail.reply_to else to
-    reply["Subject"] = reply_subject(mail.subject)
-    reply["Message-ID"] = message_id or make_msgid(domain=(owner.address.partition("@")[2] or "mentorbox.invalid"))
+        name = mail.sender_name if not mail.reply_to else ""
+        headers.append(("To", formataddr((name, to), charset="utf-8") if name else to))
+    headers.append(("Subject", reply_subject(mail.subject)))
+    domain = owner.address.partition("@")[2] or "mentorbox.invalid"
+    headers.append(("Message-ID", message_id or make_msgid(domain=domain)))
     if mail.message_id:
-        reply["In-Reply-To"] = mail.message_id
         refs = [r for r in mail.references if r != mail.message_id][-20:]
-        reply["References"] = " ".join([*refs, mail.message_id])
-    reply["X-Mentorbox"] = "draft"
-    body = f"{text.rstrip()}\n\n{quote(mail)}\n"
-    # 8bit UTF-8 keeps the text readable in any tool; it is already wrapped at 72 columns. Headers are not
-    # folded at 78: a long Message-ID folded onto its own line in In-Reply-To confuses some threading code.
-    reply.set_content(body, subtype="plain", charset="utf-8", cte="8bit")
-    return reply.as_bytes(policy=_UNFOLDED)
+        headers += [("In-Reply-To", mail.message_id), ("References", " ".join([*refs, mail.message_id]))]
+    body = f"{text.rstrip()}\n\n{quote(mail)}\n".replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+    if any(len(line) > 998 for line in body.split(b"\r\n")):  # a line too long for 8bit transport
+        cte, body = "quoted-printable", quopri.encodestring(body).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    else:
+        cte = "8bit"
+    headers += [("X-Mentorbox", "draft"), ("MIME-Version", "1.0"),
+                ("Content-Type", 'text/plain; charset="utf-8"'), ("Content-Transfer-Encoding", cte)]
+    return b"".join(_header_line(k, v) for k, v in headers) + b"\r\n" + body
 
 
 _SAMPLE = ParsedMail(

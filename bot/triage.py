@@ -33,9 +33,17 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def needs_faq(prediction: Prediction) -> bool:
+    """Whether a message of this prediction is matched against the FAQ (callers batch those)."""
+    return prediction.label in FAQ_LABELS
+
+
 def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, drafter: Drafter | None,
-           matcher: FaqMatcher | None = None) -> Decision:
-    """Combine the prediction with priority scoring, FAQ matching and drafting into one decision."""
+           matcher: FaqMatcher | None = None, *, topics: dict[str, float] | None = None) -> Decision:
+    """Combine the prediction with priority scoring, FAQ matching and drafting into one decision.
+
+    ``topics`` are the FAQ topic probabilities of this message when the caller computed them for a batch.
+    """
     reasons = list(prediction.reasons)
     unreadable = not mail.clean_text.strip() and not mail.subject.strip()
     if unreadable:
@@ -49,7 +57,7 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
     reasons.extend(prio.reasons)
     matches, unanswered = [], []
     if matcher is not None and prediction.label in FAQ_LABELS and policy.max_faq > 0:
-        matches, unanswered = matcher.match(mail.clean_text, limit=policy.max_faq)
+        matches, unanswered = matcher.match(mail.clean_text, limit=policy.max_faq, topics=topics)
         for m in matches:
             where = f'"{_short(m.sentence)}"' if m.sentence else "the message as a whole"
             reasons.append(f"faq {m.id} {m.score:.0f}: {where}")

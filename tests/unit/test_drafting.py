@@ -95,3 +95,14 @@ def test_broken_template_is_reported_with_file_and_line(tmp_path: Path) -> None:
 def test_sandbox_blocks_attribute_escapes(tmp_path: Path) -> None:
     (tmp_path / "congratulation.txt.j2").write_text("{{ greeting.__class__.__mro__[1].__subclasses__() }}")
     assert Drafter(tmp_path, OWNER).check() != []
+
+
+def test_reply_headers_encode_non_ascii_and_long_lines_fall_back_to_qp() -> None:
+    raw = ("From: =?utf-8?B?5byg5LiJ?= <zhang@x.cn>\r\nSubject: =?utf-8?q?Gl=C3=BCckwunsch?=\r\n"
+           "Message-ID: <z@x.cn>\r\n\r\n" + "word" * 400 + "\r\n").encode()
+    reply = email.message_from_bytes(build_reply(parse_mail(raw), "Hi,\n\nDanke!\n", OWNER), policy=policy.default)
+    assert reply["To"] == "张三 <zhang@x.cn>"
+    assert reply["Subject"] == "Re: Glückwunsch"
+    assert reply["Content-Transfer-Encoding"] == "quoted-printable"
+    assert "word" * 400 in reply.get_content().replace("\n", "")
+    assert reply["Date"] and reply["Message-ID"].endswith("@andersen.dk>")

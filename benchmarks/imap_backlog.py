@@ -1,0 +1,227 @@
+"""IMAP backlog benchmark against a local Dovecot: first sync, IDLE latency, memory.
+
+Run:  python benchmarks/imap_backlog.py [--messages 2000] [--latency-samples 30]
+Needs Debian's dovecot-imapd (scripts/test.sh installs it). The script starts its own throw-away Dovecot on
+127.0.0.1, fills INBOX with messages of 1-50 KB (every tenth with a PDF attachment) built from the corpus,
+and measures, in one run:
+
+1. the floor: a bare imapclient UID FETCH of BODY.PEEK[] of the same messages (batches of the daemon's
+   size) plus stdlib parsing (email.message_from_bytes, policy.default);
+2. the daemon's first sync of the same INBOX with drafts (fetch, parse, classify, FAQ, draft, record,
+   MULTIAPPEND), from a started daemon (model and FAQ loaded, as after start-up), and their ratio;
+3. latency from APPEND of a new message to its draft in Drafts, with the daemon idling (Dovecot itself waits
+   0.5 s before it tells an IDLE client);
+4. the peak RSS (VmHWM) of a daemon process (``mentorbox run``) doing the same first sync of 2,000
+   messages on a second account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import email
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email import policy
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from classifier.corpus import data_dir, read_records, record_to_bytes  # noqa: E402
+from tests.dovecot import PASSWORD, start_dovecot  # noqa: E402
+
+FILLER = ("Earlier in this thread we discussed the schedule, the reading list and the datasets in some detail. "
+          "I am keeping the whole conversation below so that nothing gets lost along the way. ")
+
+
+def build_messages(n: int, rng: random.Random) -> list[bytes]:
+    """n messages of 1-50 KB from the corpus: quoted history pads them, every tenth has a PDF."""
+    records = [r for _, r in read_records(sorted(data_dir().glob("*.jsonl")))]
+    out = []
+    for i in range(n):
+        record = dict(records[i % len(records)])
+        record["id"] = f"bench-{i}"
+        record["to_count"] = min(int(record.get("to_count", 1) or 1), 20)  # a 2,000-name To would be 100 KB
+        attachment = rng.randint(2_000, 15_000) if i % 10 == 0 else 0
+        target = max(1_000, rng.randint(1_000, 50_000) - attachment * 4 // 3)
+        raw = record_to_bytes(record)
+        if len(raw) < target:
+            quoted = "\n".join("> " + FILLER for _ in range((target - len(raw)) // (len(FILLER) + 3) + 1))
+            record["body"] = record["body"] + "\n\nOn Mon, 5 Jan 2026 at 09:00, someone wrote:\n" + quoted
+            raw = record_to_bytes(record)
+        if i % 10 == 0:
+            head, _, body = raw.partition(b"\r\n\r\n")
+            head = b"\r\n".join(l for l in head.split(b"\r\n") if not l.lower().startswith((b"content-type",
+                                                                                          b"content-transfer")))
+            pdf = base64.encodebytes(b"%PDF-1.4\n" + os.urandom(attachment)).replace(b"\n", b"\r\n")
+            raw = (head + b'\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+                   b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body
+                   + b'\r\n--b\r\nContent-Type: application/pdf; name="cv.pdf"\r\nContent-Disposition: attachment; '
+                   b'filename="cv.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n' + pdf + b"\r\n--b--\r\n")
+        out.append(raw)
+    return out
+
+
+def floor(server, batch: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    client = server.client()
+    started = time.perf_counter()
+    client.select_folder("INBOX", readonly=True)
+    uids = client.search("ALL")
+    count = 0
+    for i in range(0, len(uids), batch):
+        for item in client.fetch(uids[i : i + batch], [b"BODY.PEEK[]"]).values():
+            email.message_from_bytes(item[b"BODY[]"], policy=policy.default)
+            count += 1
+    seconds = time.perf_counter() - started
+    client.logout()
+    return seconds, count
+
+
+def hwm_kb(pid: int) -> int:
+    """Peak resident memory of a running process (kB), from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def synced(store: Path, expected: int) -> bool:
+    """Whether the daemon has recorded every message and performed every action."""
+    if not store.exists():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+            waiting = db.execute("SELECT COUNT(*) FROM outbox WHERE state != 'done'").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+    return rows >= expected and waiting == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--latency-samples", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=200)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    server = start_dovecot()
+    work = Path(tempfile.mkdtemp(prefix="mbxbench"))
+    try:
+        messages = build_messages(args.messages, rng)
+        sizes = [len(m) for m in messages]
+        client = server.client()
+        for start in range(0, len(messages), 100):
+            client.multiappend("INBOX", messages[start : start + 100])
+        print(f"INBOX: {len(messages)} messages, {sum(sizes) / 1e6:.1f} MB "
+              f"(median {statistics.median(sizes) / 1000:.1f} KB, max {max(sizes) / 1000:.1f} KB)")
+
+        config = work / "config.toml"
+        config.write_text(
+            f'[owner]\nname = "Kai Andersen"\naddress = "kai@andersen.dk"\n'
+            f'[imap]\nhost = "localhost"\nport = {server.tls_port}\nusername = "test"\n'
+            f'password_env = "MBX_BENCH_PW"\nca_file = "{server.ca_file}"\nbatch_size = {args.batch}\n'
+            f'[store]\npath = "{work / "state.sqlite3"}"\n[classifier]\nmodel_dir = "{work / "model"}"\n'
+            f'[logging]\nlevel = "WARNING"\n'
+        )
+        os.environ["MBX_BENCH_PW"] = PASSWORD
+
+        floor_s, floor_n = floor(server, args.batch)
+        print(f"floor (imapclient UID FETCH BODY.PEEK[] + email.message_from_bytes): {floor_s:.2f} s, "
+              f"{floor_n / floor_s:,.0f} messages/s")
+
+        from bot.config import load_config
+        from bot.daemon import FolderWorker, build_services
+        from bot.imap_source import Mailbox
+
+        cfg = load_config(config)
+        started = time.perf_counter()
+        services = build_services(cfg, lambda _: None)
+        startup = time.perf_counter() - started
+        worker = FolderWorker(cfg.accounts[0], "INBOX", services, threading.Event())
+        mailbox = Mailbox(cfg.accounts[0])
+        started = time.perf_counter()
+        done = worker.sync(mailbox)
+        sync_s = time.perf_counter() - started
+        mailbox.close()
+        worker.close()
+        client.select_folder("Drafts", readonly=True)
+        drafts = len(client.search("ALL"))
+        print(f"daemon first sync with drafts: {sync_s:.2f} s, {done / sync_s:,.0f} messages/s, {drafts} drafts "
+              f"(start-up before it, not counted: {startup:.1f} s)")
+        print(f"ratio daemon / floor: {sync_s / floor_s:.2f} (goal <= 1.5)")
+
+        # A separate daemon process for latency and memory, started on the synced store.
+        env = dict(os.environ)
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        time.sleep(8)
+        latencies = []
+        for i in range(args.latency_samples):
+            before = len(client.search("ALL"))
+            msg = (f"From: Recruiter {i} <r{i}@lab.example>\r\nSubject: Interview {i}\r\nMessage-ID: <lat{i}@x>\r\n\r\n"
+                   f"Hi Kai, we would like to invite you to interview for a research engineer role ({i}).\r\n")
+            t0 = time.perf_counter()
+            client.append("INBOX", msg.encode())
+            while time.perf_counter() - t0 < 10:
+                client.noop()
+                if len(client.search("ALL")) > before:
+                    break
+                time.sleep(0.01)
+            latencies.append(time.perf_counter() - t0)
+            time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        latencies.sort()
+        p95 = latencies[max(0, int(round(0.95 * len(latencies))) - 1)]
+        print(f"APPEND -> draft in Drafts with IDLE ({len(latencies)} samples): median "
+              f"{statistics.median(latencies):.3f} s, p95 {p95:.3f} s (goal < 0.65 / < 0.8)")
+        client.logout()
+
+        # Memory: a real daemon process doing the whole first sync, on the second account.
+        other = server.client(user="bot")
+        for start in range(0, len(messages), 100):
+            other.multiappend("INBOX", messages[start : start + 100])
+        other.logout()
+        config2 = work / "config2.toml"
+        config2.write_text(config.read_text().replace('username = "test"', 'username = "bot"')
+                           .replace(str(work / "state.sqlite3"), str(work / "state2.sqlite3")))
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config2)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        # ru_maxrss of a child counts the parent's memory at fork; /proc/PID/status VmHWM starts at exec.
+        peak = 0
+        while time.perf_counter() - started < 300:
+            peak = max(peak, hwm_kb(proc.pid))
+            if synced(work / "state2.sqlite3", len(messages)):
+                break
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - started
+        peak = max(peak, hwm_kb(proc.pid))
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        print(f"daemon process over {len(messages)} messages: synced in {elapsed:.1f} s including start-up; "
+              f"peak RSS {peak / 1024:.0f} MB (goal < 200 MB)")
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
