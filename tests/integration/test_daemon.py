@@ -147,19 +147,20 @@ def test_kill_minus_9_never_skips_or_duplicates(imap, daemon_config: Path, env) 
     then every message is recorded once and every draft exists exactly once."""
     messages = _sample_messages()
     rng = random.Random(3)
-    for copy in range(3):
-        for i, raw in enumerate(messages):
-            imap.append("INBOX", raw.replace(b"Message-ID: <", f"Message-ID: <c{copy}-".encode(), 1))
-    total = len(messages) * 3
+    copies = 8
+    for copy in range(copies):
+        imap.multiappend("INBOX", [raw.replace(b"Message-ID: <", f"Message-ID: <c{copy}-".encode(), 1)
+                                   for raw in messages])
+    total = len(messages) * copies
     kills, seen = 0, []
-    for _ in range(8):
+    for _ in range(12):
         before = len(_rows(daemon_config))
         proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(_rows(daemon_config)) == before:
             time.sleep(0.05)  # wait until it is processing, then kill it somewhere in the batch
-        time.sleep(rng.uniform(0.0, 0.8))
+        time.sleep(rng.uniform(0.0, 0.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         kills += 1
