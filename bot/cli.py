@@ -467,11 +467,18 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
                     with Progress(console=Console(stderr=True), transient=True) as bar:
                         task = bar.add_task(f"{account.name}/{folder}", total=None)
-                        done = worker.sync(mailbox, backfill_since=since,
-                                           progress=lambda n, t: bar.update(task, completed=n, total=t))
+
+                        def advance(n: int, t: int, bar: Any = bar, task: Any = task) -> None:
+                            bar.update(task, completed=n, total=t)
+
+                        done = worker.sync(mailbox, backfill_since=since, progress=advance)
                 else:
-                    done = worker.sync(mailbox, backfill_since=since,
-                                       progress=lambda n, t: _say(f"{account.name}/{folder}: {n}/{t}"))
+                    where = f"{account.name}/{folder}"
+
+                    def report(n: int, t: int, where: str = where) -> None:
+                        _say(f"{where}: {n}/{t}")
+
+                    done = worker.sync(mailbox, backfill_since=since, progress=report)
             finally:
                 mailbox.close()
                 worker.close()

@@ -189,7 +189,7 @@ class _Table:
             raise ConfigError(self.key(name), f"expected {_TYPE_NAMES[kind]}, got {_describe(value)}")
         return value
 
-    def str(self, name: str, default: str = "", choices: tuple[str, ...] = (), required: bool = False) -> str:
+    def string(self, name: str, default: str = "", choices: tuple[str, ...] = (), required: bool = False) -> str:
         value: str = self._get(name, str, default)
         if required and not value.strip():
             raise ConfigError(self.key(name), "must be set (a non-empty string)")
@@ -197,19 +197,19 @@ class _Table:
             raise ConfigError(self.key(name), f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
         return value
 
-    def int(self, name: str, default: int, low: int | None = None, high: int | None = None) -> int:
+    def integer(self, name: str, default: int, low: int | None = None, high: int | None = None) -> int:
         value: int = self._get(name, int, default)
         if (low is not None and value < low) or (high is not None and value > high):
             raise ConfigError(self.key(name), f"must be between {low} and {high}, got {value}")
         return value
 
-    def float(self, name: str, default: float, low: float, high: float) -> float:
+    def number(self, name: str, default: float, low: float, high: float) -> float:
         value: float = self._get(name, float, default)
         if not low <= value <= high:
             raise ConfigError(self.key(name), f"must be between {low} and {high}, got {value}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value: bool = self._get(name, bool, default)
         return value
 
@@ -223,7 +223,7 @@ class _Table:
         return tuple(value)
 
     def path_value(self, name: str, default: Path | None) -> Path | None:
-        value = self.str(name, "")
+        value = self.string(name, "")
         if not value:
             return default
         path = Path(value).expanduser()
@@ -243,10 +243,10 @@ class _Table:
 
     def secret(self, name: str) -> SecretRef:
         """``name_env`` / ``name_file`` / ``name_command``: at most one of them."""
-        env = self.str(f"{name}_env")
+        env = self.string(f"{name}_env")
         if env and not _ENV_NAME.match(env):
             raise ConfigError(self.key(f"{name}_env"), "must be the name of an environment variable (A-Z, 0-9, _)")
-        file = self.str(f"{name}_file")
+        file = self.string(f"{name}_file")
         self.used.add(f"{name}_command")
         command_raw = self.data.get(f"{name}_command", [])
         if isinstance(command_raw, str):
@@ -289,28 +289,28 @@ _IMAP_KEYS_DOC = "host, port, tls, username, auth, password_*, oauth2_token_*, c
 
 
 def _account(t: _Table, name: str) -> ImapAccount:
-    tls = t.str("tls", "implicit", ("implicit", "starttls", "none"))
-    auth = t.str("auth", "login", ("login", "plain", "xoauth2"))
+    tls = t.string("tls", "implicit", ("implicit", "starttls", "none"))
+    auth = t.string("auth", "login", ("login", "plain", "xoauth2"))
     account = ImapAccount(
         name=name,
-        host=t.str("host", required=True),
-        port=t.int("port", 993 if tls == "implicit" else 143, 1, 65535),
+        host=t.string("host", required=True),
+        port=t.integer("port", 993 if tls == "implicit" else 143, 1, 65535),
         tls=tls,  # type: ignore[arg-type]
-        username=t.str("username", required=True),
+        username=t.string("username", required=True),
         auth=auth,  # type: ignore[arg-type]
         password=t.secret("password"),
         oauth2_token=t.secret("oauth2_token"),
         ca_file=str(t.path_value("ca_file", None) or ""),
         folders=t.str_list("folders", ("INBOX",), nonempty=True),
-        drafts_folder=t.str("drafts_folder"),
-        sent_folder=t.str("sent_folder"),
-        idle=t.bool("idle", True),
-        poll_seconds=t.int("poll_seconds", 60, 5, 86_400),
-        backfill_days=t.int("backfill_days", 14, 0, 36_500),
-        batch_size=t.int("batch_size", 100, 1, 5_000),
-        timeout_seconds=t.int("timeout_seconds", 120, 5, 3_600),
-        max_message_bytes=t.int("max_message_bytes", 10_000_000, 10_000, 1_000_000_000),
-        tag_with_keywords=t.bool("tag_with_keywords", False),
+        drafts_folder=t.string("drafts_folder"),
+        sent_folder=t.string("sent_folder"),
+        idle=t.flag("idle", True),
+        poll_seconds=t.integer("poll_seconds", 60, 5, 86_400),
+        backfill_days=t.integer("backfill_days", 14, 0, 36_500),
+        batch_size=t.integer("batch_size", 100, 1, 5_000),
+        timeout_seconds=t.integer("timeout_seconds", 120, 5, 3_600),
+        max_message_bytes=t.integer("max_message_bytes", 10_000_000, 10_000, 1_000_000_000),
+        tag_with_keywords=t.flag("tag_with_keywords", False),
         move_to_folders=t.str_map("move_to_folders"),
     )
     t.finish()
@@ -340,7 +340,7 @@ def _accounts(root: _Table) -> tuple[ImapAccount, ...]:
     accounts = []
     for i, item in enumerate(raw):
         t = _Table(item, f"accounts[{i}]", root.base)
-        name = t.str("name", required=True)
+        name = t.string("name", required=True)
         accounts.append(_account(t, name))
     names = [a.name for a in accounts]
     if len(set(names)) != len(names):
@@ -352,7 +352,7 @@ def _classifier(t: _Table) -> ClassifierConfig:
     default = ClassifierConfig()
     cfg = ClassifierConfig(
         model_dir=t.path_value("model_dir", default.model_dir) or default.model_dir,
-        unsure_below=t.float("unsure_below", 0.6, 0.0, 1.0),
+        unsure_below=t.number("unsure_below", 0.6, 0.0, 1.0),
         train_folders=t.str_map("train_folders", LABELS),
     )
     t.finish()
@@ -365,10 +365,10 @@ def _drafts(t: _Table) -> DraftsConfig:
         if label not in LABELS:
             raise ConfigError(f"drafts.labels[{i}]", f"unknown label {label!r}; use one of {', '.join(LABELS)}")
     cfg = DraftsConfig(
-        enabled=t.bool("enabled", True),
+        enabled=t.flag("enabled", True),
         templates_dir=t.path_value("templates_dir", None),
         labels=labels,
-        max_faq=t.int("max_faq", 3, 0, 10),
+        max_faq=t.integer("max_faq", 3, 0, 10),
     )
     if cfg.templates_dir is not None and not cfg.templates_dir.is_dir():
         raise ConfigError("drafts.templates_dir", f"{cfg.templates_dir} is not a directory")
@@ -383,14 +383,14 @@ def _telegram(t: _Table) -> TelegramConfig:
         if isinstance(item, bool) or not isinstance(item, (int, str)) or not _CHAT_ID.match(str(item)):
             raise ConfigError(f"telegram.allowed_chat_ids[{i}]", f"expected a numeric chat id, got {_describe(item)}")
         ids.append(int(item))
-    base_url = t.str("api_base_url", TELEGRAM_API) or TELEGRAM_API
+    base_url = t.string("api_base_url", TELEGRAM_API) or TELEGRAM_API
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError("telegram.api_base_url", f"must start with http:// or https://, got {base_url!r}")
-    digest = t.str("digest_time", "08:00")
+    digest = t.string("digest_time", "08:00")
     if not _HHMM.match(digest):
         raise ConfigError("telegram.digest_time", f"expected HH:MM (24 h), got {digest!r}")
     cfg = TelegramConfig(
-        enabled=t.bool("enabled", False),
+        enabled=t.flag("enabled", False),
         token=t.secret("token"),
         allowed_chat_ids=tuple(ids),
         api_base_url=base_url.rstrip("/"),
@@ -412,7 +412,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
 
     owner_t = root.sub("owner")
     owner = OwnerConfig(
-        name=owner_t.str("name"), address=owner_t.str("address"), signature=owner_t.str("signature")
+        name=owner_t.string("name"), address=owner_t.string("address"), signature=owner_t.string("signature")
     )
     if owner.address and "@" not in owner.address:
         raise ConfigError("owner.address", f"not an email address: {owner.address!r}")
@@ -427,13 +427,13 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
     telegram = _telegram(root.sub("telegram"))
 
     prio_t = root.sub("priority")
-    priority = PriorityConfig(threshold=prio_t.float("threshold", 0.5, 0.0, 1.0), vip=prio_t.str_list("vip", ()))
+    priority = PriorityConfig(threshold=prio_t.number("threshold", 0.5, 0.0, 1.0), vip=prio_t.str_list("vip", ()))
     prio_t.finish()
 
     log_t = root.sub("logging")
     logging_cfg = LoggingConfig(
-        level=log_t.str("level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),  # type: ignore[arg-type]
-        format=log_t.str("format", "text", ("text", "json")),  # type: ignore[arg-type]
+        level=log_t.string("level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),  # type: ignore[arg-type]
+        format=log_t.string("format", "text", ("text", "json")),  # type: ignore[arg-type]
     )
     log_t.finish()
     root.finish()

@@ -359,11 +359,8 @@ class _Translate:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
-        if exc is None or isinstance(exc, MentorboxError):
-            return False
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, (OSError, IMAPClientError, ssl.SSLError, EOFError)):
             raise ImapConnectError(
                 f"IMAP {self.what} on {self.account.host} failed: {type(exc).__name__}: {REDACTOR.redact(str(exc))}"
             ) from None
-        return False

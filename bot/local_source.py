@@ -63,7 +63,7 @@ class LocalSource:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.kind = detect_kind(self.path)
-        self._mailbox: mailbox.Mailbox | None = None
+        self._mailbox: mailbox.mbox | mailbox.Maildir | None = None
         self._keys: list[str]
         try:
             if self.kind == "mbox":
@@ -90,11 +90,9 @@ class LocalSource:
                 raise SourceError(f"cannot read message {key!r} of {str(self.path)!r}: {exc.strerror or exc}") from exc
 
     def _read(self, key: str) -> bytes:
-        if self.kind == "mbox":
-            assert self._mailbox is not None
-            return self._mailbox.get_bytes(int(key))
-        if self.kind == "maildir":
-            assert self._mailbox is not None
+        if isinstance(self._mailbox, mailbox.mbox):
+            return self._mailbox.get_bytes(int(key))  # type: ignore[arg-type]  # mbox keys are ints
+        if isinstance(self._mailbox, mailbox.Maildir):
             return self._mailbox.get_bytes(key)
         if self.kind == "eml-dir":
             return (self.path / key).read_bytes()

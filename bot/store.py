@@ -299,11 +299,7 @@ class Store:
             )
             row_id = int(cur.fetchone()[0])
             for kind, dedup_key, payload in actions:
-                db.execute(
-                    "INSERT INTO outbox (kind, message_row, dedup_key, payload, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
-                    (kind, row_id, dedup_key, json.dumps(payload), now, now),
-                )
+                self._insert_action(db, kind, dedup_key, payload, row_id, now)
         return row_id
 
     def record_alias(self, key: MessageKey, known: sqlite3.Row) -> int:
@@ -412,13 +408,17 @@ class Store:
 
     def enqueue(self, kind: str, dedup_key: str, payload: dict[str, Any], message_row: int | None = None) -> bool:
         """Add an action unless one with the same dedup key exists; True if it was added."""
-        now = self._clock()
         with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO outbox (kind, message_row, dedup_key, payload, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
-                (kind, message_row, dedup_key, json.dumps(payload), now, now),
-            )
+            return self._insert_action(db, kind, dedup_key, payload, message_row, self._clock())
+
+    @staticmethod
+    def _insert_action(db: sqlite3.Connection, kind: str, dedup_key: str, payload: dict[str, Any],
+                       message_row: int | None, now: float) -> bool:
+        cur = db.execute(
+            "INSERT INTO outbox (kind, message_row, dedup_key, payload, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+            (kind, message_row, dedup_key, json.dumps(payload), now, now),
+        )
         return cur.rowcount == 1
 
     def due(self, kinds: Sequence[str] | None = None, limit: int = 100) -> list[OutboxItem]:

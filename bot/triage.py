@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.drafting import Drafter
-from bot.faq import FaqMatcher
+from bot.faq import FaqMatch, FaqMatcher
 from bot.models import Decision, ParsedMail, Prediction
 from bot.priority import score
 
@@ -55,7 +55,8 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
         reasons.append(f"unsure: confidence {prediction.confidence:.2f} < {policy.unsure_below:.2f}")
     prio = score(mail, prediction, threshold=policy.priority_threshold, vips=policy.vips)
     reasons.extend(prio.reasons)
-    matches, unanswered = [], []
+    matches: list[FaqMatch] = []
+    unanswered: list[str] = []
     if matcher is not None and prediction.label in FAQ_LABELS and policy.max_faq > 0:
         matches, unanswered = matcher.match(mail.clean_text, limit=policy.max_faq, topics=topics)
         for m in matches:

@@ -89,8 +89,8 @@ def class_weights(model: BaseEstimator) -> np.ndarray | None:
     probabilities. Only the direction matters for explanations, not the scale.
     """
     if isinstance(model, CalibratedClassifierCV):
-        members = [class_weights(c.estimator) for c in model.calibrated_classifiers_]
-        members = [m for m in members if m is not None]
+        found = [class_weights(c.estimator) for c in model.calibrated_classifiers_]
+        members = [m for m in found if m is not None]
         return np.mean(members, axis=0) if members else None
     if hasattr(model, "coef_"):
         return np.asarray(model.coef_)

@@ -66,12 +66,13 @@ def expected_calibration_error(probabilities: np.ndarray, truth: np.ndarray, cla
     return float(total)
 
 
-def metrics(truth: Sequence[str], predicted: Sequence[str], probabilities: np.ndarray | None = None,
+def metrics(truth: Sequence[str] | np.ndarray, predicted: Sequence[str] | np.ndarray,
+            probabilities: np.ndarray | None = None,
             classes: Sequence[str] = LABELS) -> Metrics:
     """Precision, recall and F1 per label, macro-F1, the confusion matrix and, with probabilities, calibration."""
     truth_a, pred_a = np.asarray(truth), np.asarray(predicted)
     p, r, f, s = precision_recall_fscore_support(truth_a, pred_a, labels=list(LABELS), zero_division=0)
-    per_label = {
+    per_label: dict[str, dict[str, float]] = {
         label: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4), "f1": round(float(f[i]), 4),
                 "support": int(s[i])}
         for i, label in enumerate(LABELS)
