@@ -333,3 +333,23 @@ def test_daemon_refuses_to_start_with_a_broken_template(daemon_config: Path, env
     done = run("run", "--once", "--config", str(daemon_config), env=env)
     assert done.returncode == 2
     assert "phd_offer.txt.j2:1:" in done.stderr and "check-config" in done.stderr
+
+
+def test_first_start_skips_old_mail_and_backfill_gets_it(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    old = dt.datetime.now() - dt.timedelta(days=30)
+    for i, raw in enumerate(_sample_messages()[:5]):
+        imap.append("INBOX", raw, msg_time=old)
+    imap.append("INBOX", b"From: n@x.org\r\nSubject: congrats\r\nMessage-ID: <recent@x>\r\n\r\nCongratulations!\r\n")
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    assert [r["message_id"] for r in _rows(daemon_config)] == ["<recent@x>"]
+    since = (dt.date.today() - dt.timedelta(days=40)).isoformat()
+    done = run("backfill", "--since", since, "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"default/INBOX: 5 older message(s) triaged since {since}" in done.stdout
+    assert len(_rows(daemon_config)) == 6
+    again = run("backfill", "--since", since, "--config", str(daemon_config), env=env)
+    assert "0 older message(s)" in again.stdout and len(_rows(daemon_config)) == 6
+    bad = run("backfill", "--since", "last tuesday", "--config", str(daemon_config), env=env)
+    assert bad.returncode == 2 and "expected a date like 2026-01-31" in bad.stderr
