@@ -18,8 +18,8 @@ async def _get_me(token: str, base_url: str) -> str:
 
     bot = Bot(token, base_url=base_url)
     try:
-        async with bot:
-            me = await bot.get_me()
+        async with bot:  # initialize() calls getMe once and keeps the answer
+            me = bot.bot
     except InvalidToken:
         raise MentorboxError("the Bot API rejected the token (check telegram.token_*)") from None
     except TelegramError as exc:
