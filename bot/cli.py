@@ -204,7 +204,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
         from rich.console import Console
         from rich.progress import Progress
 
-        with Progress(transient=True, console=Console(stderr=True)) as bar:
+        with Progress(transient=True, console=Console(stderr=True), redirect_stdout=False,
+                      redirect_stderr=False) as bar:
             task = bar.add_task("triaging", total=total)
             rows = _emit(triage_rows(config, args.source, args.drafts_dir, lambda n: bar.advance(task, n)),
                          args.format)
@@ -465,7 +466,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                     from rich.console import Console
                     from rich.progress import Progress
 
-                    with Progress(console=Console(stderr=True), transient=True) as bar:
+                    with Progress(console=Console(stderr=True), transient=True, redirect_stdout=False) as bar:
                         task = bar.add_task(f"{account.name}/{folder}", total=None)
 
                         def advance(n: int, t: int, bar: Any = bar, task: Any = task) -> None:

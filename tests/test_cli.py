@@ -238,3 +238,30 @@ def test_check_config_names_a_broken_template_file_and_line(tmp_path: Path, isol
     done = run("check-config", "--config", str(config), env=isolated_env)
     assert done.returncode == 1
     assert f"{templates / 'job_lead.txt.j2'}:3: 'frist_name' is undefined" in done.stdout
+
+
+def test_progress_bar_on_a_terminal_keeps_jsonl_on_stdout(config_file: Path, tmp_path: Path) -> None:
+    """Given stderr is a terminal and 60 messages, a progress bar is drawn there and stdout stays pure JSONL."""
+    import pty
+
+    for i in range(60):
+        (tmp_path / f"{i}.eml").write_bytes(f"From: a{i}@x.org\r\nSubject: hi {i}\r\n\r\nCongrats!\r\n".encode())
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*_mentorbox(), "triage", str(tmp_path), "--config", str(config_file), "--format",
+                             "jsonl"], stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    out, _ = proc.communicate(timeout=300)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    rows = [json.loads(line) for line in out.decode().splitlines()]
+    assert len(rows) == 60
+    assert b"triaging" in seen and b"100%" in seen
