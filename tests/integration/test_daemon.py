@@ -353,3 +353,43 @@ def test_first_start_skips_old_mail_and_backfill_gets_it(imap, daemon_config: Pa
     assert "0 older message(s)" in again.stdout and len(_rows(daemon_config)) == 6
     bad = run("backfill", "--since", "last tuesday", "--config", str(daemon_config), env=env)
     assert bad.returncode == 2 and "expected a date like 2026-01-31" in bad.stderr
+
+
+def test_huge_message_is_fetched_partly_and_still_triaged(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    daemon_config.write_text(daemon_config.read_text().replace("batch_size = 20\n",
+                                                               "batch_size = 20\nmax_message_bytes = 20000\n"))
+    body = b"Dear Kai, would you consider a fully funded PhD position in my group? " + b"x" * 200 + b"\r\n"
+    huge = (b"From: Prof. Li Wei <li@tsinghua.edu.cn>\r\nSubject: PhD position\r\nMessage-ID: <huge@x>\r\n"
+            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n" + body
+            + b"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + b"QUJD" * 50_000 + b"\r\n--b--\r\n")
+    imap.append("INBOX", huge)
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    (row,) = _rows(daemon_config)
+    assert row["message_id"] == "<huge@x>" and row["label"] == "phd_offer" and row["status"] == "drafted"
+
+
+def test_dropped_connection_while_idling_reconnects(imap, dovecot: Dovecot, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """The server kicks the daemon's session while it idles: it reconnects and still sees new mail."""
+    proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _rows_exist(daemon_config):
+            time.sleep(0.2)
+        time.sleep(1.5)
+        dovecot.doveadm("kick", "test")
+        time.sleep(0.5)
+        imap = dovecot.client()  # the fixture's client was kicked too
+        imap.append("INBOX", b"From: Sam Lee <sam@lab.example>\r\nSubject: Interview\r\nMessage-ID: <after-kick@x>"
+                             b"\r\n\r\nHi Kai, could we schedule an interview for the research engineer role?\r\n")
+        started = time.monotonic()
+        while time.monotonic() - started < 30 and not _rows(daemon_config):
+            time.sleep(0.2)
+        assert [r["message_id"] for r in _rows(daemon_config)] == ["<after-kick@x>"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        stderr = proc.stderr.read() if proc.stderr else ""
+    assert "retrying in" in stderr, stderr
