@@ -117,7 +117,7 @@ class TelegramConfig:
 class PriorityConfig:
     """How leads are scored."""
 
-    threshold: float = 0.5
+    threshold: float = 0.47
     vip: tuple[str, ...] = ()
 
 
@@ -427,7 +427,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
     telegram = _telegram(root.sub("telegram"))
 
     prio_t = root.sub("priority")
-    priority = PriorityConfig(threshold=prio_t.number("threshold", 0.5, 0.0, 1.0), vip=prio_t.str_list("vip", ()))
+    priority = PriorityConfig(threshold=prio_t.number("threshold", 0.47, 0.0, 1.0), vip=prio_t.str_list("vip", ()))
     prio_t.finish()
 
     log_t = root.sub("logging")

@@ -23,7 +23,7 @@ class TriagePolicy:
     """The settings triage needs (a slice of the config, so tests can build one directly)."""
 
     unsure_below: float = 0.6
-    priority_threshold: float = 0.5
+    priority_threshold: float = 0.47
     vips: tuple[str, ...] = ()
     draft_labels: tuple[str, ...] = ("congratulation", "advice_request", "phd_offer", "job_lead")
     max_faq: int = 3
