@@ -7,7 +7,7 @@ new value instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 Label = Literal["congratulation", "advice_request", "phd_offer", "job_lead", "other"]
@@ -92,3 +92,5 @@ class Decision:
     draft: str | None
     unanswered: tuple[str, ...] = ()
     """Questions found in the message that no FAQ entry answers (kept for ``mentorbox faq-gaps``)."""
+    promise_due: date | None = None
+    """For a lead: the earliest date by which the sender promised a next step ("within two weeks")."""

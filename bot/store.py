@@ -106,7 +106,26 @@ _MIGRATIONS: tuple[str, ...] = (
         UNIQUE (message_key, question)
     );
     """,
+    # 3: leads (PhD offers and job leads), tracked until done
+    """
+    CREATE TABLE leads (
+        id INTEGER PRIMARY KEY,
+        message_row INTEGER NOT NULL UNIQUE REFERENCES messages (id),
+        label TEXT NOT NULL,
+        correspondent TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        priority INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'new',
+        promise_due TEXT,
+        snoozed_until REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX leads_by_state ON leads (state);
+    """,
 )
+LEAD_STATES = ("new", "notified", "replied", "waiting", "done", "snoozed", "dropped")
+OPEN_LEAD_STATES = ("new", "notified", "replied", "waiting", "snoozed")
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -238,12 +257,26 @@ class Store:
         return counts, int(failed)
 
     def open_leads(self) -> tuple[int, int]:
-        """PhD offers and job leads not done yet, and how many of them are priority."""
+        """Leads not done or dropped, and how many of them are priority."""
         row = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(priority), 0) FROM messages WHERE label IN ('phd_offer', 'job_lead')"
-            " AND status != 'done'"
+            f"SELECT COUNT(*), COALESCE(SUM(priority), 0) FROM leads WHERE state IN "
+            f"({', '.join('?' * len(OPEN_LEAD_STATES))})", OPEN_LEAD_STATES,
         ).fetchone()
         return int(row[0]), int(row[1])
+
+    def leads(self, states: Sequence[str] = OPEN_LEAD_STATES) -> list[sqlite3.Row]:
+        """Leads in the given states, priority first, then oldest first."""
+        return list(self._db.execute(
+            f"SELECT * FROM leads WHERE state IN ({', '.join('?' * len(states))})"
+            " ORDER BY priority DESC, created_at", tuple(states),
+        ))
+
+    def set_lead_state(self, lead_id: int, state: str) -> None:
+        """Move a lead on (done, snoozed, waiting, ...)."""
+        if state not in LEAD_STATES:
+            raise ValueError(f"unknown lead state {state!r}")
+        with self.transaction() as db:
+            db.execute("UPDATE leads SET state = ?, updated_at = ? WHERE id = ?", (state, self._clock(), lead_id))
 
     def find(self, key: MessageKey) -> sqlite3.Row | None:
         """The row of a message by its server key."""
@@ -298,6 +331,14 @@ class Store:
                 ),
             )
             row_id = int(cur.fetchone()[0])
+            if decision.label in ("phd_offer", "job_lead"):
+                # Every lead is tracked from the moment it is recorded, in the same transaction.
+                db.execute(
+                    "INSERT INTO leads (message_row, label, correspondent, subject, priority, promise_due,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_row) DO NOTHING",
+                    (row_id, decision.label, sender, subject, int(decision.priority),
+                     decision.promise_due.isoformat() if decision.promise_due else None, now, now),
+                )
             for kind, dedup_key, payload in actions:
                 self._insert_action(db, kind, dedup_key, payload, row_id, now)
         return row_id

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from bot.drafting import Drafter
 from bot.faq import FaqMatch, FaqMatcher
 from bot.models import Decision, ParsedMail, Prediction
-from bot.priority import score
+from bot.priority import LEAD_LABELS, score
+from bot.promises import extract_promises
 
 FAQ_LABELS = ("advice_request", "congratulation")
 """Labels whose questions are matched against the FAQ (a congratulation often ends with one question)."""
@@ -55,6 +56,10 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
         reasons.append(f"unsure: confidence {prediction.confidence:.2f} < {policy.unsure_below:.2f}")
     prio = score(mail, prediction, threshold=policy.priority_threshold, vips=policy.vips)
     reasons.extend(prio.reasons)
+    promises = extract_promises(mail.clean_text, mail.date.date()) if prediction.label in LEAD_LABELS and mail.date \
+        else []
+    for promise in promises[:2]:
+        reasons.append(f'promise due {promise.due.isoformat()}: "{promise.phrase}"')
     matches: list[FaqMatch] = []
     unanswered: list[str] = []
     if matcher is not None and prediction.label in FAQ_LABELS and policy.max_faq > 0:
@@ -81,4 +86,5 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
         faq=tuple(m.id for m in matches),
         draft=draft,
         unanswered=tuple(unanswered) if prediction.label == "advice_request" else (),
+        promise_due=min((p.due for p in promises), default=None),
     )

@@ -140,3 +140,22 @@ def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
             db.execute("INSERT INTO folders (account, folder, uidvalidity) VALUES ('a', 'b', 1)")
             raise RuntimeError("crash mid-transaction")
     assert store.folder_state("a", "b") is None
+
+
+def test_every_lead_is_tracked_once_with_its_promise(tmp_path: Path) -> None:
+    from datetime import date
+
+    store = Store(tmp_path / "s.db")
+    lead = Decision("job_lead", 0.9, False, True, (), (), None, promise_due=date(2026, 2, 17))
+    for _ in range(2):  # recorded twice after a crash: still one lead
+        store.record_decision(KEY, message_id="<m@x>", sender="Priya <p@x>", subject="Referral", date=None,
+                              decision=lead)
+    store.record_decision(MessageKey("default", "INBOX", 17, 43), message_id="<n@x>", sender="a", subject="s",
+                          date=None, decision=Decision("other", 0.9, False, False, (), (), None))
+    (row,) = store.leads()
+    assert (row["label"], row["priority"], row["promise_due"], row["state"]) == ("job_lead", 1, "2026-02-17", "new")
+    assert store.open_leads() == (1, 1)
+    store.set_lead_state(row["id"], "done")
+    assert store.open_leads() == (0, 0) and store.leads() == []
+    with pytest.raises(ValueError):
+        store.set_lead_state(row["id"], "lost")
