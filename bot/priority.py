@@ -42,7 +42,7 @@ _SENIOR = re.compile(
     r"lead|senior|staff|distinguished|group leader|pi\b|hiring manager|manager)\b", re.I)
 _PERSONAL = re.compile(
     r"\b(your (paper|work|blog|post|iclr|spotlight|visuali[sz]ation|results?|profile|background|code|experience)|"
-    r"memori[sz]ation|saliency|you specifically|someone like you|with you)\b", re.I)
+    r"you specifically|someone like you|with you)\b", re.I)
 _MASS = re.compile(
     r"\b(dear (candidate|colleague|colleagues|all|applicant|sir or madam|researcher)|to whom it may concern|"
     r"unsubscribe|please (share|forward|circulate)|multiple (roles|positions|openings)|our client|"
