@@ -180,12 +180,8 @@ def test_kill_minus_9_never_skips_or_duplicates(imap, daemon_config: Path, env) 
 
 
 def test_idle_picks_up_new_mail_and_sigterm_exits_cleanly(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
-    proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = _start_daemon(daemon_config, env)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not _rows_exist(daemon_config):
-            time.sleep(0.2)
         time.sleep(1.0)
         imap.append("INBOX", b"From: Jane Roe <jane@deepmind.com>\r\nSubject: Referral\r\nMessage-ID: <idle1@x>\r\n\r\n"
                              b"Hi Kai, I'd like to refer you for a research engineer role on my team. HR will "
@@ -204,6 +200,16 @@ def test_idle_picks_up_new_mail_and_sigterm_exits_cleanly(imap, daemon_config: P
     assert code == 0, stderr
     assert time.monotonic() - stopped < 10
     assert "mentorbox stopped" in stderr
+
+
+def _start_daemon(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start ``mentorbox run`` and wait until it has synced once (its folder state exists)."""
+    proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(config)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _rows_exist(config):
+        time.sleep(0.2)
+    return proc
 
 
 def _rows_exist(config: Path) -> bool:
@@ -372,12 +378,8 @@ def test_huge_message_is_fetched_partly_and_still_triaged(imap, daemon_config: P
 
 def test_dropped_connection_while_idling_reconnects(imap, dovecot: Dovecot, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
     """The server kicks the daemon's session while it idles: it reconnects and still sees new mail."""
-    proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = _start_daemon(daemon_config, env)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not _rows_exist(daemon_config):
-            time.sleep(0.2)
         time.sleep(1.5)
         dovecot.doveadm("kick", "test")
         time.sleep(0.5)
