@@ -84,8 +84,9 @@ def wrap_text(text: str, width: int = WRAP) -> str:
     return "\n".join(out)
 
 
-def quote(mail: ParsedMail, limit: int = 4000) -> str:
-    """The original, quoted under an attribution line."""
+def quote(mail: ParsedMail, limit: int = 2000) -> str:
+    """The original, quoted under an attribution line (its first ``limit`` characters: a reply needs the
+    context, not the whole thread the sender kept below their message)."""
     when = format_datetime(mail.date) if mail.date else "an earlier date"
     who = mail.sender or "the sender"
     body = mail.text.strip()
