@@ -533,6 +533,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    """mentorbox digest: the daily digest, printed."""
+    import datetime as dt
+
+    from bot.digest import render_digest
+    from bot.store import Store
+
+    config = load_config(args.config)
+    if not config.store.path.exists():
+        print("nothing to report yet: the store does not exist (nothing processed)")
+        return 0
+    now = dt.datetime.now()
+    store = Store(config.store.path)
+    try:
+        text = render_digest(now, store.since(now.timestamp() - 86_400), store.drafts_waiting(),
+                             [dict(row) for row in store.leads()])
+    finally:
+        store.close()
+    print(text)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -584,6 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("check-config", "Validate the config file, its secrets and templates.")
     p.add_argument("--connect", action="store_true", help="also log in to IMAP and Telegram and report")
     p.set_defaults(func=cmd_check_config)
+
+    p = add("digest", "Print the daily digest: new mail, drafts waiting, open leads, promises due.")
+    p.set_defaults(func=cmd_digest)
 
     p = add("status", "Show sync state, counts per label, open leads and the model version.")
     p.set_defaults(func=cmd_status)

@@ -264,6 +264,19 @@ class Store:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def since(self, when: float) -> dict[str, int]:
+        """Messages recorded since ``when`` (epoch seconds), per label."""
+        rows = self._db.execute(
+            "SELECT label, COUNT(*) FROM messages WHERE created_at >= ? AND label IS NOT NULL GROUP BY label",
+            (when,))
+        return {label: int(n) for label, n in rows}
+
+    def drafts_waiting(self) -> dict[str, int]:
+        """Messages with a draft in Drafts that are not marked done yet, per label."""
+        rows = self._db.execute(
+            "SELECT label, COUNT(*) FROM messages WHERE status = 'drafted' GROUP BY label")
+        return {label: int(n) for label, n in rows}
+
     def leads(self, states: Sequence[str] = OPEN_LEAD_STATES) -> list[sqlite3.Row]:
         """Leads in the given states, priority first, then oldest first."""
         return list(self._db.execute(

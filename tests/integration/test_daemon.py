@@ -234,6 +234,11 @@ def test_status_reports_folders_labels_and_model(imap, daemon_config: Path, env)
     assert "model: " in done.stdout and "held-out macro-F1" in done.stdout
     assert "default/INBOX: last sync" in done.stdout and "failed 0" in done.stdout
     assert "open leads:" in done.stdout and "backlog: 0 action(s) waiting" in done.stdout
+    digest = run("digest", "--config", str(daemon_config), env=env)
+    assert digest.returncode == 0, digest.stderr
+    assert "New in the last 24 hours: 6" in digest.stdout and "Open leads:" in digest.stdout
+    drafted = sum(1 for r in _rows(daemon_config) if r["status"] == "drafted")
+    assert f"Drafts waiting for you: {drafted}" in digest.stdout
 
 
 def test_wrong_password_once_exits_1_with_one_line(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
