@@ -57,6 +57,7 @@ class ImapAccount:
     folders: tuple[str, ...] = ("INBOX",)
     drafts_folder: str = ""
     sent_folder: str = ""
+    watch_sent: bool = True
     idle: bool = True
     poll_seconds: int = 60
     backfill_days: int = 14
@@ -304,6 +305,7 @@ def _account(t: _Table, name: str) -> ImapAccount:
         folders=t.str_list("folders", ("INBOX",), nonempty=True),
         drafts_folder=t.string("drafts_folder"),
         sent_folder=t.string("sent_folder"),
+        watch_sent=t.flag("watch_sent", True),
         idle=t.flag("idle", True),
         poll_seconds=t.integer("poll_seconds", 60, 5, 86_400),
         backfill_days=t.integer("backfill_days", 14, 0, 36_500),

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import logging
 import random
+import re
 import signal
 import threading
 import time
@@ -27,10 +28,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from bot.config import Config, ImapAccount
-from bot.drafting import Drafter, Owner, build_reply, shipped_templates_dir
+from bot.drafting import Drafter, Owner, build_reply, reply_subject, shipped_templates_dir
 from bot.errors import MentorboxError, TemplateError
 from bot.faq import FaqMatcher, load_faq
-from bot.imap_source import ImapAuthError, ImapConnectError, Mailbox, connect, find_drafts_folder
+from bot.imap_source import ImapAuthError, ImapConnectError, Mailbox, connect, find_drafts_folder, find_sent_folder
 from bot.models import Decision, ParsedMail
 from bot.parser import parse_mail
 from bot.store import MessageKey, Store
@@ -255,6 +256,8 @@ class FolderWorker:
                 key, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
                 date=mail.date.isoformat() if mail.date else None, decision=decision, actions=actions,
             )
+            if mail.in_reply_to or mail.references:
+                self.store.other_side_answered([mail.in_reply_to, *mail.references])
             if decision.unanswered:
                 self.store.add_faq_gaps(mail.message_id or f"{key.account}/{key.folder}/{key.uidvalidity}/{key.uid}",
                                         mail.sender, mail.date.isoformat() if mail.date else None,
@@ -412,6 +415,74 @@ class FolderWorker:
         self.store.close()
 
 
+class SentWorker(FolderWorker):
+    """Watches the Sent folder: an answer from the owner moves the lead it answers to "waiting".
+
+    Only headers are fetched (BODY.PEEK of the threading fields); nothing is triaged or drafted here.
+    """
+
+    def __init__(self, account: ImapAccount, services: Services, stop: threading.Event, *,
+                 connector: Callable[[ImapAccount], Any] = connect) -> None:
+        super().__init__(account, account.sent_folder or "", services, stop, connector=connector)
+
+    def run(self, *, once: bool = False) -> bool:
+        """Find the Sent folder first; without one, replies are simply not tracked (not an error)."""
+        if not self.folder:
+            try:
+                mailbox = Mailbox(self.account, self.connector)
+                try:
+                    self.folder = find_sent_folder(mailbox.client, self.account.sent_folder) or ""
+                finally:
+                    mailbox.close()
+            except MentorboxError:
+                pass  # unreachable now: the normal loop below retries and reports it
+            else:
+                if not self.folder:
+                    log.warning("no Sent folder found (set imap.sent_folder): your replies to leads are not "
+                                "tracked", extra={"account": self.account.name})
+                    return True
+        return super().run(once=once)
+
+    def sync(self, mailbox: Mailbox, *, backfill_since: date | None = None,
+             progress: Callable[[int, int], None] | None = None) -> int:
+        """Read the owner's new sent mail and move the leads it answers."""
+        if not self.folder:
+            self.folder = find_sent_folder(mailbox.client, self.account.sent_folder) or ""
+            if not self.folder:
+                raise MentorboxError(f"account {self.account.name!r}: no Sent folder found; set imap.sent_folder")
+        uidvalidity, uidnext = mailbox.select(self.folder, readonly=True)
+        state = self.store.folder_state(self.account.name, self.folder)
+        if state is None:
+            since = (datetime.now(timezone.utc) - timedelta(days=self.account.backfill_days)).date()
+            uids = mailbox.uids_since(since)
+        else:
+            # After a UIDVALIDITY change everything is read again: moving a lead to waiting twice is harmless.
+            uids = mailbox.uids_after(state[1] if state[0] == uidvalidity else 0)
+        moved = 0
+        for uid, raw in sorted(mailbox.headers(uids).items()):
+            sent = parse_mail(raw)
+            to = sent.reply_to or _first_recipient(raw)
+            moved += self.store.owner_replied([sent.in_reply_to, *sent.references], to,
+                                              _original_subject(sent.subject))
+        high = max(uids, default=max(0, uidnext - 1))
+        self.store.set_folder_state(self.account.name, self.folder, uidvalidity, high)
+        if moved:
+            log.info("your replies moved %d lead(s) to waiting", moved,
+                     extra={"account": self.account.name, "folder": self.folder})
+        self.healthy, self.last_error = True, ""
+        return moved
+
+
+def _first_recipient(raw: bytes) -> str:
+    found = re.search(rb"(?im)^to:.*?([\w.+-]+@[\w.-]+)", raw)
+    return found.group(1).decode("ascii", "replace").lower() if found else ""
+
+
+def _original_subject(subject: str) -> str:
+    """The subject a reply answers ("Re: Re: Offer" -> "Offer")."""
+    return reply_subject(subject)[4:] if subject else ""
+
+
 def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None] = print,
                connector: Callable[[ImapAccount], Any] = connect) -> int:
     """Start one worker per (account, folder), stop cleanly on SIGTERM/SIGINT. Returns the exit code."""
@@ -425,7 +496,9 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-    workers = [FolderWorker(a, f, services, stop, connector=connector) for a in config.accounts for f in a.folders]
+    workers: list[FolderWorker] = [FolderWorker(a, f, services, stop, connector=connector)
+                                   for a in config.accounts for f in a.folders]
+    workers += [SentWorker(a, services, stop, connector=connector) for a in config.accounts if a.watch_sent]
     results: dict[int, bool] = {}
 
     def target(index: int, worker: FolderWorker) -> None:
@@ -437,7 +510,7 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
             if not once:
                 stop.set()
 
-    threads = [threading.Thread(target=target, args=(i, w), name=f"{w.account.name}:{w.folder}", daemon=True)
+    threads = [threading.Thread(target=target, args=(i, w), name=f"{w.account.name}:{w.folder or 'Sent'}", daemon=True)
                for i, w in enumerate(workers)]
     log.info("mentorbox started: %d folder(s), model %s", len(workers), services.model.get().version)
     for thread in threads:

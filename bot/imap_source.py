@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 import imapclient
-from imapclient.imapclient import DRAFTS
+from imapclient.imapclient import DRAFTS, SENT
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from bot.config import ImapAccount
@@ -94,6 +94,14 @@ def find_drafts_folder(client: imapclient.IMAPClient, configured: str = "") -> s
     if configured:
         return configured
     found = client.find_special_folder(DRAFTS)
+    return str(found) if found else None
+
+
+def find_sent_folder(client: imapclient.IMAPClient, configured: str = "") -> str | None:
+    """The configured sent folder, else the one flagged SPECIAL-USE \\Sent."""
+    if configured:
+        return configured
+    found = client.find_special_folder(SENT)
     return str(found) if found else None
 
 
@@ -222,6 +230,18 @@ class Mailbox:
                 raw = item.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"") or b""
                 found = re.search(rb"<[^<>\s]+>", raw)
                 out[uid] = found.group(0).decode("ascii", "replace") if found else ""
+        return out
+
+    def headers(self, uids: Sequence[int]) -> dict[int, bytes]:
+        """The threading headers of messages (for the Sent folder: who the owner answered)."""
+        fields = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO SUBJECT DATE)]"
+        out: dict[int, bytes] = {}
+        for start in range(0, len(uids), 500):
+            with self._guard("fetch headers"):
+                data = self.client.fetch(list(uids[start : start + 500]), [fields])
+            for uid, item in data.items():
+                raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER") and isinstance(v, bytes)), b"")
+                out[uid] = raw
         return out
 
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:

@@ -284,6 +284,42 @@ class Store:
             " ORDER BY priority DESC, created_at", tuple(states),
         ))
 
+    def owner_replied(self, references: Sequence[str], to_address: str = "", subject: str = "") -> int:
+        """The owner answered a lead (seen in Sent): open leads it refers to now wait for the other side.
+
+        Matched by In-Reply-To/References against the lead's Message-ID, or else by the addressee and a
+        "Re:" of the lead's subject. Returns how many leads moved.
+        """
+        now = self._clock()
+        moved = 0
+        with self.transaction() as db:
+            ids = [r for r in references if r]
+            if ids:
+                moved = db.execute(
+                    f"UPDATE leads SET state = 'waiting', updated_at = ? WHERE state IN ('new', 'notified', 'replied')"
+                    f" AND message_row IN (SELECT id FROM messages WHERE message_id IN ({', '.join('?' * len(ids))}))",
+                    (now, *ids),
+                ).rowcount
+            if not moved and to_address and subject:
+                moved = db.execute(
+                    "UPDATE leads SET state = 'waiting', updated_at = ? WHERE state IN ('new', 'notified', 'replied')"
+                    " AND instr(lower(correspondent), lower(?)) > 0 AND lower(?) = lower(subject)",
+                    (now, to_address, subject),
+                ).rowcount
+        return moved
+
+    def other_side_answered(self, references: Sequence[str]) -> int:
+        """An answer to a lead arrived: leads waiting on it are marked replied (the owner's turn again)."""
+        ids = [r for r in references if r]
+        if not ids:
+            return 0
+        with self.transaction() as db:
+            return db.execute(
+                f"UPDATE leads SET state = 'replied', updated_at = ? WHERE state = 'waiting'"
+                f" AND message_row IN (SELECT id FROM messages WHERE message_id IN ({', '.join('?' * len(ids))}))",
+                (self._clock(), *ids),
+            ).rowcount
+
     def set_lead_state(self, lead_id: int, state: str) -> None:
         """Move a lead on (done, snoozed, waiting, ...)."""
         if state not in LEAD_STATES:

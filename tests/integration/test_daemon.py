@@ -400,3 +400,44 @@ def test_dropped_connection_while_idling_reconnects(imap, dovecot: Dovecot, daem
         proc.wait(15)
         stderr = proc.stderr.read() if proc.stderr else ""
     assert "retrying in" in stderr, stderr
+
+
+def _lead_states(config: Path) -> dict[str, str]:
+    db = sqlite3.connect(f"file:{config.parent / 'state.sqlite3'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT m.message_id, l.state FROM leads l JOIN messages m ON m.id = l.message_row")
+        return dict(rows.fetchall())
+    finally:
+        db.close()
+
+
+def test_leads_follow_replies_in_sent_and_answers_in_inbox(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """A lead arrives (new); the owner's reply appears in Sent (waiting); the other side answers (replied).
+    A second lead answered only by address and subject also moves to waiting."""
+    imap.append("INBOX", b"From: Priya Raman <priya@deepmind.com>\r\nSubject: Referral for an RSE role\r\n"
+                         b"Message-ID: <lead1@deepmind.com>\r\n\r\nHi Kai, I'd like to refer you for a research "
+                         b"engineer role on my team. HR will contact you within two weeks to set up a call.\r\n")
+    imap.append("INBOX", b"From: Prof. Ada Byron <ada@cs.ox.ac.uk>\r\nSubject: PhD position in Oxford\r\n"
+                         b"Message-ID: <lead2@ox.ac.uk>\r\n\r\nDear Kai, would you consider a fully funded PhD "
+                         b"position in my group? Could we have a call next week?\r\n")
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    assert _lead_states(daemon_config) == {"<lead1@deepmind.com>": "new", "<lead2@ox.ac.uk>": "new"}
+
+    imap.append("Sent", b"From: Kai Andersen <kai@andersen.dk>\r\nTo: Priya Raman <priya@deepmind.com>\r\n"
+                        b"Subject: Re: Referral for an RSE role\r\nMessage-ID: <reply1@andersen.dk>\r\n"
+                        b"In-Reply-To: <lead1@deepmind.com>\r\nReferences: <lead1@deepmind.com>\r\n\r\nThank you!\r\n")
+    imap.append("Sent", b"From: Kai Andersen <kai@andersen.dk>\r\nTo: ada@cs.ox.ac.uk\r\n"
+                        b"Subject: RE: PhD position in Oxford\r\nMessage-ID: <reply2@andersen.dk>\r\n\r\nYes!\r\n")
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    assert _lead_states(daemon_config) == {"<lead1@deepmind.com>": "waiting", "<lead2@ox.ac.uk>": "waiting"}
+    assert "moved 2 lead(s) to waiting" in done.stderr
+
+    imap.append("INBOX", b"From: Priya Raman <priya@deepmind.com>\r\nSubject: Re: Referral for an RSE role\r\n"
+                         b"Message-ID: <answer1@deepmind.com>\r\nIn-Reply-To: <reply1@andersen.dk>\r\n"
+                         b"References: <lead1@deepmind.com> <reply1@andersen.dk>\r\n\r\nGreat, HR has your CV.\r\n")
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    states = _lead_states(daemon_config)
+    assert states["<lead1@deepmind.com>"] == "replied" and states["<lead2@ox.ac.uk>"] == "waiting"
+    imap.select_folder("Sent", readonly=True)
+    assert all(b"\\Seen" not in f for f in imap.get_flags(imap.search("ALL")).values())
