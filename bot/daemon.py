@@ -110,13 +110,12 @@ class FolderWorker:
     """Watches one folder of one account."""
 
     def __init__(self, account: ImapAccount, folder: str, services: Services, stop: threading.Event, *,
-                 connector: Callable[[ImapAccount], Any] = connect, clock: Callable[[], float] = time.time) -> None:
+                 connector: Callable[[ImapAccount], Any] = connect) -> None:
         self.account = account
         self.folder = folder
         self.services = services
         self.stop = stop
         self.connector = connector
-        self.clock = clock
         self.store = Store(services.config.store.path)
         self.drafts_folder: str | None = None
         self.healthy = False
