@@ -13,6 +13,8 @@ from typing import Literal
 Label = Literal["congratulation", "advice_request", "phd_offer", "job_lead", "other"]
 LABELS: tuple[Label, ...] = ("congratulation", "advice_request", "phd_offer", "job_lead", "other")
 ANSWERED_LABELS: tuple[Label, ...] = ("congratulation", "advice_request", "phd_offer", "job_lead")
+LEAD_LABELS: tuple[Label, ...] = ("phd_offer", "job_lead")
+"""Labels tracked as leads until done."""
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from bot.models import ParsedMail, Prediction
+from bot.models import LEAD_LABELS, ParsedMail, Prediction
 
-LEAD_LABELS = ("phd_offer", "job_lead")
 THRESHOLD = 0.47
 """Default ``priority.threshold``: the highest whose recall on the training leads is >= 0.95 (README)."""
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StoreError
-from bot.models import Decision
+from bot.models import LEAD_LABELS, Decision
 
 MESSAGE_STATUSES = ("new", "classified", "drafted", "notified", "done", "snoozed", "failed")
 OUTBOX_STATES = ("pending", "claimed", "done", "failed")
@@ -380,7 +380,7 @@ class Store:
                 ),
             )
             row_id = int(cur.fetchone()[0])
-            if decision.label in ("phd_offer", "job_lead"):
+            if decision.label in LEAD_LABELS:
                 # Every lead is tracked from the moment it is recorded, in the same transaction.
                 db.execute(
                     "INSERT INTO leads (message_row, label, correspondent, subject, priority, promise_due,"

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from bot.drafting import Drafter
 from bot.faq import FaqMatch, FaqMatcher
-from bot.models import Decision, ParsedMail, Prediction
-from bot.priority import LEAD_LABELS, score
+from bot.models import LEAD_LABELS, Decision, ParsedMail, Prediction
+from bot.priority import score
 from bot.promises import extract_promises
 
 FAQ_LABELS = ("advice_request", "congratulation")
