@@ -86,16 +86,15 @@ def _draft_filename(index: int, key: str) -> str:
     return f"{index:05d}-{stem or 'message'}.eml"
 
 
-def triage_rows(config: Config, source_path: str, drafts_dir: Path | None = None,
+def triage_rows(config: Config, source: Any, drafts_dir: Path | None = None,
                 progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
-    """Triage every message of a local source and yield one output row (the jsonl object) per message."""
+    """Triage every message of a local source (a ``LocalSource``, closed at the end) and yield one output row
+    (the jsonl object) per message."""
     from bot.drafting import Owner, build_reply
-    from bot.local_source import LocalSource
     from bot.parser import parse_mail
     from bot.triage import decide, needs_faq
     from classifier.manager import ensure_model
 
-    source = LocalSource(source_path)
     model = ensure_model(config.classifier.model_dir, _say)
     policy, drafter, matcher = _policy(config), _drafter(config), _matcher(config)
     owner = Owner(config.owner.name, config.owner.address, config.owner.signature)
@@ -192,25 +191,21 @@ def cmd_triage(args: argparse.Namespace) -> int:
     """mentorbox triage SOURCE."""
     config = load_config(args.config)
     setup_logging("INFO" if args.verbose else "WARNING")
-    show_progress = sys.stderr.isatty() and not args.no_progress
-    if show_progress:
-        from bot.local_source import LocalSource
+    from bot.local_source import LocalSource
 
-        source = LocalSource(args.source)
-        total = len(source)
-        source.close()
-        show_progress = total >= 50
-    if show_progress:
+    source = LocalSource(args.source)  # opened once: an mbox is scanned for its message count here
+    total = len(source)
+    if sys.stderr.isatty() and not args.no_progress and total >= 50:
         from rich.console import Console
         from rich.progress import Progress
 
         with Progress(transient=True, console=Console(stderr=True), redirect_stdout=False,
                       redirect_stderr=False) as bar:
             task = bar.add_task("triaging", total=total)
-            rows = _emit(triage_rows(config, args.source, args.drafts_dir, lambda n: bar.advance(task, n)),
+            rows = _emit(triage_rows(config, source, args.drafts_dir, lambda n: bar.advance(task, n)),
                          args.format)
     else:
-        rows = _emit(triage_rows(config, args.source, args.drafts_dir), args.format)
+        rows = _emit(triage_rows(config, source, args.drafts_dir), args.format)
     if args.format == "table":
         _print_table(rows, sys.stdout)
     return 0
@@ -260,7 +255,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     drafter = _drafter(config)
     template_problems = drafter.check()
     try:
-        entries = _matcher(config).entries
+        from bot.faq import load_faq
+
+        entries = load_faq(_templates_dir(config))  # validating the file needs no topic model
         ok(f"FAQ {drafter.dir / 'faq.toml'}: {len(entries)} entries")
     except MentorboxError as exc:
         template_problems.append(str(exc))
