@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StoreError
-from bot.models import LEAD_LABELS, Decision
+from bot.models import LABELS, LEAD_LABELS, Decision
 
 MESSAGE_STATUSES = ("new", "classified", "drafted", "notified", "done", "snoozed", "failed")
 OUTBOX_STATES = ("pending", "claimed", "done", "failed")
@@ -123,10 +123,32 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX leads_by_state ON leads (state);
     """,
+    # 4: Telegram (cards sent, uncertain deliveries), message text for corrections, settings, lead nudges
+    """
+    ALTER TABLE messages ADD COLUMN address TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN body TEXT NOT NULL DEFAULT '';
+    CREATE INDEX messages_by_address ON messages (address, created_at);
+    ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE leads ADD COLUMN nudges INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE tg_cards (
+        chat_id INTEGER NOT NULL,
+        tg_message_id INTEGER NOT NULL,
+        ref TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, tg_message_id)
+    );
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 LEAD_STATES = ("new", "notified", "replied", "waiting", "done", "snoozed", "dropped")
 OPEN_LEAD_STATES = ("new", "notified", "replied", "waiting", "snoozed")
 SCHEMA_VERSION = len(_MIGRATIONS)
+BODY_KEPT = 8000
+"""Characters of a message's new text kept in the store (for corrections; the mail stays on the server)."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,8 @@ class OutboxItem:
     attempts: int
     result: str | None
     last_error: str | None
+    uncertain: bool = False
+    """A send that timed out or was interrupted: it may have been delivered already."""
 
 
 def _create_private(path: Path) -> None:
@@ -356,18 +380,22 @@ class Store:
         date: str | None,
         decision: Decision,
         actions: Sequence[tuple[str, str, dict[str, Any]]] = (),
+        address: str = "",
+        summary: str = "",
+        body: str = "",
     ) -> int:
         """Record what was decided about a message and enqueue its actions, atomically.
 
         ``actions`` are ``(kind, dedup_key, payload)``; a dedup key already in the outbox is left alone, so
-        recording the same message twice (after a crash) cannot enqueue an action twice.
+        recording the same message twice (after a crash) cannot enqueue an action twice. ``body`` (the new
+        text, capped) is kept so that a correction made later from Telegram can be trained on.
         """
         now = self._clock()
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO messages (account, folder, uidvalidity, uid, message_id, sender, subject, date, label,"
-                " confidence, unsure, priority, reasons, faq, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'classified', ?, ?)"
+                " confidence, unsure, priority, reasons, faq, status, address, summary, body, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'classified', ?, ?, ?, ?, ?)"
                 " ON CONFLICT (account, folder, uidvalidity, uid) DO UPDATE SET label = excluded.label,"
                 " status = CASE WHEN messages.status = 'failed' THEN 'classified' ELSE messages.status END,"
                 " confidence = excluded.confidence, unsure = excluded.unsure, priority = excluded.priority,"
@@ -376,7 +404,8 @@ class Store:
                 (
                     key.account, key.folder, key.uidvalidity, key.uid, message_id, sender, subject, date,
                     decision.label, decision.confidence, int(decision.unsure), int(decision.priority),
-                    json.dumps(list(decision.reasons)), json.dumps(list(decision.faq)), now, now,
+                    json.dumps(list(decision.reasons)), json.dumps(list(decision.faq)), address.lower(),
+                    summary, body[:BODY_KEPT], now, now,
                 ),
             )
             row_id = int(cur.fetchone()[0])
@@ -444,6 +473,141 @@ class Store:
         rows = self._db.execute("SELECT label, COUNT(*) AS n FROM messages WHERE label IS NOT NULL GROUP BY label")
         return {r["label"]: r["n"] for r in rows}
 
+    # ------------------------------------------------------------------ owner actions (Telegram)
+
+    def lead_by_message(self, message_row: int) -> sqlite3.Row | None:
+        """The lead a message started, if it is one."""
+        return self._db.execute("SELECT * FROM leads WHERE message_row = ?", (message_row,)).fetchone()
+
+    def mark_done(self, message_row: int) -> bool:
+        """The owner dealt with a message: it and its lead (if any) are done. False if there is no such row."""
+        now = self._clock()
+        with self.transaction() as db:
+            found = db.execute("UPDATE messages SET status = 'done', updated_at = ? WHERE id = ?",
+                               (now, message_row)).rowcount
+            db.execute("UPDATE leads SET state = 'done', snoozed_until = NULL, updated_at = ? WHERE message_row = ?",
+                       (now, message_row))
+        return bool(found)
+
+    def snooze(self, message_row: int, until: float) -> bool:
+        """Put a lead aside until ``until`` (epoch seconds); it is pushed again then. False if not a lead."""
+        now = self._clock()
+        with self.transaction() as db:
+            moved = db.execute(
+                "UPDATE leads SET state = 'snoozed', snoozed_until = ?, updated_at = ? WHERE message_row = ?",
+                (until, now, message_row)).rowcount
+            if moved:
+                db.execute("UPDATE messages SET status = 'snoozed', updated_at = ? WHERE id = ?", (now, message_row))
+        return bool(moved)
+
+    def wake_snoozed(self, chat_ids: Sequence[int]) -> int:
+        """Leads whose snooze ended are open again and pushed again (enqueued in the same transaction)."""
+        now = self._clock()
+        with self.transaction() as db:
+            rows = db.execute("SELECT id, message_row, snoozed_until FROM leads WHERE state = 'snoozed'"
+                              " AND snoozed_until IS NOT NULL AND snoozed_until <= ?", (now,)).fetchall()
+            for row in rows:
+                db.execute("UPDATE leads SET state = 'notified', snoozed_until = NULL, updated_at = ? WHERE id = ?",
+                           (now, row["id"]))
+                db.execute("UPDATE messages SET status = 'notified', updated_at = ? WHERE id = ?",
+                           (now, row["message_row"]))
+                for chat in chat_ids:
+                    self._insert_action(db, "telegram", f"tg:wake:{row['message_row']}:{row['snoozed_until']}:{chat}",
+                                        {"chat_id": chat, "what": "wake"}, row["message_row"], now)
+        return len(rows)
+
+    def lead_notified(self, message_row: int) -> None:
+        """The owner was told about a lead: ``new`` becomes ``notified`` (other states are left alone)."""
+        with self.transaction() as db:
+            db.execute("UPDATE leads SET state = 'notified', updated_at = ? WHERE message_row = ? AND state = 'new'",
+                       (self._clock(), message_row))
+
+    def correct(self, message_row: int, new_label: str) -> str | None:
+        """The owner relabelled a message: record the correction (with its text, for retraining), keep the
+        lead table in step (a new lead is tracked, a lead that was not one is dropped). Returns the old label.
+        """
+        if new_label not in LABELS:
+            raise ValueError(f"unknown label {new_label!r}")
+        row = self.get(message_row)
+        if row is None:
+            raise KeyError(message_row)
+        self.add_feedback(new_label, message_row=message_row, old_label=row["label"], sender=row["sender"],
+                          subject=row["subject"], body=row["body"])
+        now = self._clock()
+        with self.transaction() as db:
+            if new_label in LEAD_LABELS:
+                db.execute(
+                    "INSERT INTO leads (message_row, label, correspondent, subject, priority, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_row) DO UPDATE SET label = excluded.label,"
+                    " state = CASE WHEN leads.state = 'dropped' THEN 'new' ELSE leads.state END,"
+                    " updated_at = excluded.updated_at",
+                    (message_row, new_label, row["sender"], row["subject"], row["priority"], now, now))
+            else:
+                db.execute("UPDATE leads SET state = 'dropped', updated_at = ? WHERE message_row = ?",
+                           (now, message_row))
+        return str(row["label"]) if row["label"] else None
+
+    def add_card(self, chat_id: int, tg_message_id: int, ref: str) -> None:
+        """Remember which message (``m:<row>``) or report a Telegram message with buttons is about."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO tg_cards (chat_id, tg_message_id, ref, created_at) VALUES (?, ?, ?, ?)",
+                       (chat_id, tg_message_id, ref, self._clock()))
+
+    def card_ref(self, chat_id: int, tg_message_id: int) -> str | None:
+        """What a Telegram message with buttons is about (None: not one mentorbox sent)."""
+        row = self._db.execute("SELECT ref FROM tg_cards WHERE chat_id = ? AND tg_message_id = ?",
+                               (chat_id, tg_message_id)).fetchone()
+        return str(row[0]) if row else None
+
+    def setting(self, key: str, default: str = "") -> str:
+        """A persisted setting (e.g. ``paused``)."""
+        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Persist a setting (survives restarts)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
+    def recent(self, limit: int = 10, statuses: Sequence[str] = ("drafted",)) -> list[sqlite3.Row]:
+        """The latest messages in some statuses, newest first (for /pending)."""
+        return list(self._db.execute(
+            f"SELECT * FROM messages WHERE status IN ({', '.join('?' * len(statuses))}) ORDER BY id DESC LIMIT ?",
+            (*statuses, limit)))
+
+    # ------------------------------------------------------------------ follow-ups
+
+    def followup_leads(self) -> list[sqlite3.Row]:
+        """Open leads that may need a nudge, with their message's address, date and Message-ID."""
+        return list(self._db.execute(
+            "SELECT leads.*, messages.address AS address, messages.date AS message_date,"
+            " messages.message_id AS message_id, messages.body AS body, messages.sender AS sender"
+            " FROM leads JOIN messages ON messages.id = leads.message_row"
+            " WHERE leads.state IN ('new', 'notified', 'waiting')"))
+
+    def heard_from_since(self, address: str, message_row: int) -> bool:
+        """Whether a later message from ``address`` arrived (in any watched folder) after ``message_row``."""
+        if not address:
+            return False
+        return self._db.execute("SELECT 1 FROM messages WHERE address = ? AND id > ? LIMIT 1",
+                                (address.lower(), message_row)).fetchone() is not None
+
+    def has_action(self, dedup_key: str) -> bool:
+        """Whether an action with this dedup key was ever enqueued."""
+        return self._db.execute("SELECT 1 FROM outbox WHERE dedup_key = ?", (dedup_key,)).fetchone() is not None
+
+    def enqueue_many(self, message_row: int | None, actions: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
+        """Enqueue several actions atomically (a nudge and its follow-up draft); returns how many were new."""
+        now = self._clock()
+        added = 0
+        with self.transaction() as db:
+            for kind, dedup_key, payload in actions:
+                added += self._insert_action(db, kind, dedup_key, payload, message_row, now)
+            if message_row is not None and added:
+                db.execute("UPDATE leads SET nudges = nudges + 1, updated_at = ? WHERE message_row = ?",
+                           (now, message_row))
+        return added
+
     # ------------------------------------------------------------------ feedback
 
     def add_feedback(
@@ -493,7 +657,7 @@ class Store:
     def _item(self, row: sqlite3.Row) -> OutboxItem:
         return OutboxItem(
             row["id"], row["kind"], row["message_row"], row["dedup_key"], json.loads(row["payload"]),
-            row["state"], row["attempts"], row["result"], row["last_error"],
+            row["state"], row["attempts"], row["result"], row["last_error"], bool(row["uncertain"]),
         )
 
     def enqueue(self, kind: str, dedup_key: str, payload: dict[str, Any], message_row: int | None = None) -> bool:
@@ -551,16 +715,46 @@ class Store:
                     (message_status, draft_ref, now, row[0]),
                 )
 
-    def retry_later(self, item_id: int, error: str, delay: float, *, max_attempts: int = 0) -> str:
-        """Put an action back to pending after ``delay`` seconds (or fail it after ``max_attempts``)."""
+    def retry_later(self, item_id: int, error: str, delay: float, *, max_attempts: int = 0,
+                    uncertain: bool = False) -> str:
+        """Put an action back to pending after ``delay`` seconds (or fail it after ``max_attempts``).
+
+        ``uncertain`` marks an attempt that may have taken effect (a send that timed out): the retry is then
+        flagged as a possible repeat. The flag is never cleared by a later, certain failure.
+        """
         with self.transaction() as db:
             row = db.execute("SELECT attempts FROM outbox WHERE id = ?", (item_id,)).fetchone()
             state = "failed" if max_attempts and row and row[0] >= max_attempts else "pending"
             db.execute(
-                "UPDATE outbox SET state = ?, last_error = ?, not_before = ?, updated_at = ? WHERE id = ?",
-                (state, error[:2000], self._clock() + delay, self._clock(), item_id),
+                "UPDATE outbox SET state = ?, last_error = ?, not_before = ?, updated_at = ?,"
+                " uncertain = MAX(uncertain, ?) WHERE id = ?",
+                (state, error[:2000], self._clock() + delay, self._clock(), int(uncertain), item_id),
             )
         return state
+
+    def postpone(self, item_id: int, delay: float) -> None:
+        """Put a claimed action back without counting an attempt (e.g. Telegram is not connected yet)."""
+        with self.transaction() as db:
+            db.execute("UPDATE outbox SET state = 'pending', attempts = MAX(0, attempts - 1), not_before = ?,"
+                       " updated_at = ? WHERE id = ? AND state = 'claimed'",
+                       (self._clock() + delay, self._clock(), item_id))
+
+    def outbox_item(self, item_id: int) -> OutboxItem | None:
+        """One outbox item by id."""
+        row = self._db.execute("SELECT * FROM outbox WHERE id = ?", (item_id,)).fetchone()
+        return self._item(row) if row else None
+
+    def draft_of(self, message_row: int) -> OutboxItem | None:
+        """The draft action of a message (its payload holds the draft as it was put in Drafts)."""
+        row = self._db.execute("SELECT * FROM outbox WHERE message_row = ? AND kind = 'draft' ORDER BY id LIMIT 1",
+                               (message_row,)).fetchone()
+        return self._item(row) if row else None
+
+    def sent_since(self, when: float, prefix: str) -> int:
+        """How many actions whose dedup key starts with ``prefix`` were completed since ``when``."""
+        return int(self._db.execute(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'done' AND updated_at >= ? AND substr(dedup_key, 1, ?) = ?",
+            (when, len(prefix), prefix)).fetchone()[0])
 
     def outbox_counts(self) -> dict[str, int]:
         """How many actions are in each state."""
