@@ -357,11 +357,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     """mentorbox retrain: train on corpus + corrections + training folders, report, install if not worse."""
     import time
 
-    from bot.owner_data import corrections, folder_examples
-    from classifier.artifact import ModelMismatch, ModelStore
-    from classifier.corpus import corpus_fingerprint, load_corpus
-    from classifier.manager import DEFAULT_CANDIDATE
-    from classifier.retrain import retrain
+    from bot.retraining import build_candidate
+    from classifier.artifact import ModelStore
 
     config = load_config(args.config)
     models = ModelStore(config.classifier.model_dir)
@@ -382,36 +379,13 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     def step(text: str) -> None:
         _say(f"[{next(stage, stages)}/{stages}] {text} ({time.perf_counter() - started:.1f} s elapsed)")
 
-    corpus = load_corpus()
-    step(f"read the corpus: {len(corpus)} messages")
-    owner = corrections(config.store.path)
-    step(f"read {len(owner)} corrections from the store")
-    folders = folder_examples(config, _say)
-    owner += folders
-    step(f"read {len(folders)} messages from {len(config.classifier.train_folders)} training folder(s)")
-    current, current_version = None, None
-    try:
-        loaded = models.load() if models.has_model() else None
-        if loaded is not None:
-            current, current_version = loaded.pipeline, loaded.version
-    except ModelMismatch as exc:
-        _say(f"the current model cannot be used for comparison: {exc}")
-    _say(f"owner's data: {len(owner)} messages; current model: {current_version or 'none'}")
-    candidate = args.candidate or DEFAULT_CANDIDATE
-    pipeline, report = retrain(corpus, owner, current, candidate=candidate, current_version=current_version,
-                               progress=step)
+    built = build_candidate(config, say=_say, step=step, candidate=args.candidate, save=not args.dry_run)
+    report, current_version = built.report, built.current_version
     print(report.render())
-    if args.dry_run:
+    if built.version is None:
         print("dry run: nothing was saved or installed")
         return 0
-    train = [e for e in [*corpus, *owner] if not e.held_out]
-    version = models.save(pipeline, {
-        "candidate": candidate, "labels": list(pipeline.classes_), "training_size": len(train),
-        "training_sha256": corpus_fingerprint(train), "origin": "mentorbox retrain",
-        "owner_examples": len(owner),
-        "metrics": {"held_out": report.new_held.as_dict(), "cv": report.cv.as_dict(),
-                    "owner_held_out": report.new_owner.as_dict() if report.new_owner else None},
-    })
+    version = built.version
     if report.acceptable or args.force:
         models.install(version)
         forced = " (forced)" if not report.acceptable else ""

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import platformdirs
 
 from bot.errors import ConfigError
-from bot.models import LABELS
+from bot.models import LABELS, LEAD_LABELS
 from bot.secrets import SecretRef
 
 APP = "mentorbox"
@@ -123,6 +123,26 @@ class PriorityConfig:
 
 
 @dataclass(frozen=True)
+class WatchdogConfig:
+    """When the owner is told that something is wrong (on Telegram, once, and again when it recovers)."""
+
+    stale_minutes: int = 30
+    failing_messages: int = 3
+    token_warning_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class FollowupsConfig:
+    """Nudges: promised dates that pass in silence, and leads the owner has not answered in time."""
+
+    enabled: bool = True
+    respond_within: Mapping[str, int] = field(default_factory=lambda: {"job_lead": 86_400, "phd_offer": 3 * 86_400})
+    """Seconds per label before an unanswered lead is nudged."""
+    follow_up_drafts: bool = True
+    """Put a polite follow-up draft in Drafts when a promised date passes."""
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Log verbosity and shape."""
 
@@ -143,6 +163,8 @@ class Config:
     priority: PriorityConfig = field(default_factory=PriorityConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: Path | None = None
+    watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
+    followups: FollowupsConfig = field(default_factory=FollowupsConfig)
 
 
 # --------------------------------------------------------------------------- reading one table
@@ -438,8 +460,41 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
         format=log_t.string("format", "text", ("text", "json")),  # type: ignore[arg-type]
     )
     log_t.finish()
+    watchdog = _watchdog(root.sub("watchdog"))
+    followups = _followups(root.sub("followups"))
     root.finish()
-    return Config(accounts, owner, store, classifier, drafts, telegram, priority, logging_cfg, source)
+    return Config(accounts, owner, store, classifier, drafts, telegram, priority, logging_cfg, source, watchdog,
+                  followups)
+
+
+def _watchdog(t: _Table) -> WatchdogConfig:
+    cfg = WatchdogConfig(
+        stale_minutes=t.integer("stale_minutes", 30, 1, 7 * 24 * 60),
+        failing_messages=t.integer("failing_messages", 3, 1, 10_000),
+        token_warning_minutes=t.integer("token_warning_minutes", 15, 1, 24 * 60),
+    )
+    t.finish()
+    return cfg
+
+
+def _followups(t: _Table) -> FollowupsConfig:
+    from bot.durations import parse_duration
+
+    default = FollowupsConfig()
+    raw = t.str_map("respond_within")
+    within = dict(default.respond_within)
+    for label, text in raw.items():
+        if label not in LEAD_LABELS:
+            raise ConfigError(f"followups.respond_within.{label}", f"not a lead label; use {' or '.join(LEAD_LABELS)}")
+        seconds = parse_duration(text)
+        if seconds is None:
+            raise ConfigError(f"followups.respond_within.{label}",
+                              f"expected a duration like \"1d\", \"36h\" or \"1w\", got {text!r}")
+        within[label] = seconds
+    cfg = FollowupsConfig(enabled=t.flag("enabled", True), respond_within=within,
+                          follow_up_drafts=t.flag("follow_up_drafts", True))
+    t.finish()
+    return cfg
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = False) -> Config:

@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -31,10 +31,12 @@ from bot.config import Config, ImapAccount
 from bot.drafting import Drafter, Owner, build_reply, reply_subject, shipped_templates_dir
 from bot.errors import MentorboxError, TemplateError
 from bot.faq import FaqMatcher, load_faq
+from bot.health import Health
 from bot.imap_source import ImapAuthError, ImapConnectError, Mailbox, connect, find_drafts_folder, find_sent_folder
 from bot.models import Decision, ParsedMail
 from bot.parser import parse_mail
 from bot.store import MessageKey, Store
+from bot.tgformat import summarize
 from bot.triage import TriagePolicy, decide, needs_faq
 
 log = logging.getLogger("mentorbox.daemon")
@@ -51,7 +53,8 @@ NET_RETRY = (1.0, 300.0)
 
 @dataclass
 class Services:
-    """What workers share: the model (hot-swapped on retrain), triage policy, drafter and FAQ matcher."""
+    """What workers share: the model (hot-swapped on retrain), triage policy, drafter and FAQ matcher, and
+    the few thread-safe things the Telegram side and the workers both touch."""
 
     config: Config
     model: Any
@@ -60,9 +63,29 @@ class Services:
     drafter: Drafter
     matcher: FaqMatcher
     owner: Owner
+    health: Health = field(default_factory=Health)
+    paused: threading.Event = field(default_factory=threading.Event)
+    """Set by /pause: workers keep their connection but process nothing until /resume."""
+    clock: Callable[[], float] = time.time
+    wake: Callable[[], None] = lambda: None
+    """Tell the Telegram side that the outbox has something for it (set when Telegram runs)."""
+    kicks: dict[str, threading.Event] = field(default_factory=dict)
+    """Per ``account/folder``: set to make that worker sync (and perform its outbox) now."""
+
+    def kick(self, account: str, folder: str) -> None:
+        """Make one folder's worker sync now (e.g. a follow-up draft is waiting to be appended)."""
+        event = self.kicks.get(f"{account}/{folder}")
+        if event is not None:
+            event.set()
+
+    def kick_all(self) -> None:
+        """Make every worker sync now (after /resume)."""
+        for event in self.kicks.values():
+            event.set()
 
 
-def build_services(config: Config, say: Callable[[str], None]) -> Services:
+def build_services(config: Config, say: Callable[[str], None], *, clock: Callable[[], float] = time.time,
+                   ) -> Services:
     """Load the model (training it if needed), templates and FAQ once for all workers."""
     from classifier.corpus import load_corpus
     from classifier.faq_model import train_for
@@ -77,8 +100,16 @@ def build_services(config: Config, say: Callable[[str], None]) -> Services:
         vips=config.priority.vip, draft_labels=config.drafts.labels if config.drafts.enabled else (),
         max_faq=config.drafts.max_faq,
     )
-    return Services(config, ModelHolder(config.classifier.model_dir, say), policy, Drafter(templates, owner),
-                    matcher, owner)
+    services = Services(config, ModelHolder(config.classifier.model_dir, say), policy, Drafter(templates, owner),
+                        matcher, owner, health=Health(clock=clock), clock=clock)
+    if config.store.path.exists():
+        store = Store(config.store.path)
+        try:
+            if store.setting("paused") == "1":  # /pause survives a restart
+                services.paused.set()
+        finally:
+            store.close()
+    return services
 
 
 def draft_message_id(key: MessageKey, owner_address: str) -> str:
@@ -116,10 +147,12 @@ class FolderWorker:
         self.services = services
         self.stop = stop
         self.connector = connector
-        self.store = Store(services.config.store.path)
+        self.store = Store(services.config.store.path, clock=services.clock)
         self.drafts_folder: str | None = None
         self.healthy = False
         self.last_error = ""
+        self.where = f"{account.name}/{folder}"
+        self.kicked = services.kicks.setdefault(self.where, threading.Event())
 
     # ------------------------------------------------------------------ one pass
 
@@ -158,6 +191,7 @@ class FolderWorker:
             self.store.set_folder_state(self.account.name, self.folder, uidvalidity,
                                         (state[1] if state and state[0] == uidvalidity else max(0, uidnext - 1)))
         self.healthy, self.last_error = True, ""
+        self.services.health.sync_ok(self.where)
         return done
 
     def _processed(self, key: MessageKey) -> bool:
@@ -254,7 +288,10 @@ class FolderWorker:
             self.store.record_decision(
                 key, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
                 date=mail.date.isoformat() if mail.date else None, decision=decision, actions=actions,
+                address=mail.sender_address, summary=summarize(mail.clean_text), body=mail.clean_text,
             )
+            if any(kind == "telegram" for kind, _, _ in actions):
+                self.services.wake()
             if mail.in_reply_to or mail.references:
                 self.store.other_side_answered([mail.in_reply_to, *mail.references])
             if decision.unanswered:
@@ -263,9 +300,11 @@ class FolderWorker:
                                         decision.unanswered)
         except Exception as exc:  # noqa: BLE001 - recorded as failed with its error, retried a bounded number of times
             attempts = self.store.record_failure(key, f"{type(exc).__name__}: {exc}", message_id=mail.message_id)
+            self.services.health.message_failed(self.where)
             log.error("message failed (attempt %d of %d): %s", attempts, MAX_ATTEMPTS, exc,
                       extra={"account": key.account, "folder": key.folder, "uid": key.uid})
             return
+        self.services.health.message_ok(self.where)
         if mail.defects:
             log.info("parsed with problems: %s", "; ".join(mail.defects[:5]),
                      extra={"folder": key.folder, "uid": key.uid})
@@ -288,6 +327,11 @@ class FolderWorker:
         if self.account.tag_with_keywords:
             actions.append(("tag", f"tag:{where}", {"uid": key.uid, "uidvalidity": key.uidvalidity,
                                                     "keyword": f"mentorbox-{decision.label}"}))
+        telegram = self.services.config.telegram
+        what = "lead" if decision.priority else "question" if decision.unsure else ""
+        if telegram.enabled and what:
+            actions += [("telegram", f"tg:{what}:{where}:{chat}", {"chat_id": chat, "what": what})
+                        for chat in telegram.allowed_chat_ids]
         target = self.account.move_to_folders.get(decision.label)
         if target:
             actions.append(("move", f"move:{where}", {"uid": key.uid, "uidvalidity": key.uidvalidity,
@@ -334,11 +378,11 @@ class FolderWorker:
             return
         fresh = []
         for item in items:
+            folder = str(item.payload.get("folder") or self.drafts_folder)
             if item.state == "claimed":  # we crashed between claiming and completing it: is it there already?
-                uid = mailbox.find_header(item.payload["folder"], "Message-ID", item.payload["message_id"])
+                uid = mailbox.find_header(folder, "Message-ID", item.payload["message_id"])
                 if uid is not None:
-                    self.store.complete(item.id, str(uid), message_status="drafted",
-                                        draft_ref=f"{item.payload['folder']}/{uid}")
+                    self.store.complete(item.id, str(uid), message_status="drafted", draft_ref=f"{folder}/{uid}")
                     continue
             fresh.append(item)
         if not fresh:
@@ -346,7 +390,7 @@ class FolderWorker:
         claimed = [self.store.claim(item.id) for item in fresh]
         by_folder: dict[str, list[Any]] = {}
         for item in claimed:
-            by_folder.setdefault(item.payload["folder"], []).append(item)
+            by_folder.setdefault(str(item.payload.get("folder") or self.drafts_folder), []).append(item)
         for folder, group in by_folder.items():
             uids = mailbox.append(folder, [base64.b64decode(i.payload["message"]) for i in group])
             for item, uid in zip(group, uids):
@@ -366,28 +410,38 @@ class FolderWorker:
             mailbox = None
             try:
                 mailbox = Mailbox(self.account, self.connector)
-                self.sync(mailbox)
+                if not self.services.paused.is_set():
+                    self.sync(mailbox)
                 net.reset()
                 auth.reset()
                 if once:
                     return True
                 renew_at = time.monotonic() + IDLE_RENEW
                 while not self.stop.is_set():
+                    if self.services.paused.is_set():
+                        self._wait_paused(mailbox)
+                        continue
                     timeout = max(1.0, renew_at - time.monotonic()) if mailbox.has_idle else self.account.poll_seconds
-                    outcome = mailbox.wait(timeout, self.stop.is_set)
-                    if outcome == "stopped":
+                    try:
+                        outcome = mailbox.wait(timeout, lambda: self.stop.is_set() or self.kicked.is_set())
+                    except ImapConnectError as exc:
+                        exc.during_idle = True  # type: ignore[attr-defined]
+                        raise
+                    if outcome == "stopped" and self.stop.is_set():
                         break
+                    self.kicked.clear()
                     if outcome == "timeout" and mailbox.has_idle:
                         mailbox.noop()
                         renew_at = time.monotonic() + IDLE_RENEW
                     self.sync(mailbox)
             except ImapAuthError as exc:
-                self._failed(str(exc), where)
+                self._failed(str(exc), where, kind="auth")
                 if once:
                     return False
                 self._sleep(auth.next())
             except ImapConnectError as exc:
-                self._failed(str(exc), where, level=logging.WARNING)
+                self._failed(str(exc), where, level=logging.WARNING,
+                             kind="idle" if getattr(exc, "during_idle", False) else "network")
                 if once:
                     return False
                 self._sleep(net.next())
@@ -401,8 +455,17 @@ class FolderWorker:
                     mailbox.close()
         return self.healthy
 
-    def _failed(self, error: str, where: dict[str, str], level: int = logging.ERROR) -> None:
+    def _wait_paused(self, mailbox: Mailbox) -> None:
+        """Paused: keep the connection alive with a NOOP a minute, process nothing."""
+        deadline = time.monotonic() + 60
+        while self.services.paused.is_set() and not self.stop.is_set() and time.monotonic() < deadline:
+            self.stop.wait(0.5)
+        if self.services.paused.is_set() and not self.stop.is_set():
+            mailbox.noop()
+
+    def _failed(self, error: str, where: dict[str, str], level: int = logging.ERROR, kind: str = "other") -> None:
         self.healthy, self.last_error = False, error
+        self.services.health.failed(self.where, kind, error)
         log.log(level, "%s", error, extra=where)
 
     def _sleep(self, seconds: float) -> None:
@@ -465,6 +528,8 @@ class SentWorker(FolderWorker):
                                               _original_subject(sent.subject))
         high = max(uids, default=max(0, uidnext - 1))
         self.store.set_folder_state(self.account.name, self.folder, uidvalidity, high)
+        self.where = f"{self.account.name}/{self.folder}"
+        self.services.health.sync_ok(self.where)
         if moved:
             log.info("your replies moved %d lead(s) to waiting", moved,
                      extra={"account": self.account.name, "folder": self.folder})
@@ -483,21 +548,27 @@ def _original_subject(subject: str) -> str:
 
 
 def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None] = print,
-               connector: Callable[[ImapAccount], Any] = connect) -> int:
-    """Start one worker per (account, folder), stop cleanly on SIGTERM/SIGINT. Returns the exit code."""
+               connector: Callable[[ImapAccount], Any] = connect, stop: threading.Event | None = None,
+               clock: Callable[[], float] = time.time, telegram_options: Any = None,
+               housekeeping_every: float = 30.0) -> int:
+    """Start one worker per (account, folder) and the Telegram side, do the time-driven work (nudges,
+    snoozes, digest) in this thread, stop cleanly on SIGTERM/SIGINT (or ``stop``). Returns the exit code."""
     if not config.accounts:
         raise MentorboxError("no IMAP account configured: add an [imap] section (see config.example.toml)")
-    services = build_services(config, say)
+    services = build_services(config, say, clock=clock)
     problems = services.drafter.check()
     if problems:  # found now, at start-up, rather than on the first message at 3 a.m.
         raise TemplateError("; ".join(problems) + " (mentorbox check-config shows every problem)")
-    stop = threading.Event()
+    token = config.telegram.token.resolve() if config.telegram.enabled and not once else None
+    stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     workers: list[FolderWorker] = [FolderWorker(a, f, services, stop, connector=connector)
                                    for a in config.accounts for f in a.folders]
     workers += [SentWorker(a, services, stop, connector=connector) for a in config.accounts if a.watch_sent]
+    for worker in workers:
+        services.health.register(worker.where)
     results: dict[int, bool] = {}
 
     def target(index: int, worker: FolderWorker) -> None:
@@ -509,18 +580,49 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
             if not once:
                 stop.set()
 
+    telegram = None
+    if token is not None:
+        from bot.telegram_bot import TelegramService
+
+        from bot.logs import REDACTOR
+
+        REDACTOR.add(token.reveal())
+        telegram = TelegramService(config, services.health, services.paused, stop, token=token.reveal(),
+                                   clock=clock, options=telegram_options,
+                                   on_pause=lambda paused: None if paused else services.kick_all())
+        services.wake = telegram.wake
+        telegram.start()
+    housekeeping = None
+    if not once:
+        from bot.housekeeping import Housekeeping
+
+        housekeeping = Housekeeping(config, services.drafter, services.owner, clock=clock, kick=services.kick,
+                                    wake=services.wake)
     threads = [threading.Thread(target=target, args=(i, w), name=f"{w.account.name}:{w.folder or 'Sent'}", daemon=True)
                for i, w in enumerate(workers)]
-    log.info("mentorbox started: %d folder(s), model %s", len(workers), services.model.get().version)
+    log.info("mentorbox started: %d folder(s), model %s%s%s", len(workers), services.model.get().version,
+             ", Telegram on" if telegram else "", ", paused (/resume to go on)" if services.paused.is_set() else "")
     for thread in threads:
         thread.start()
+    next_tick = time.monotonic() + 2.0
     while any(t.is_alive() for t in threads) and not stop.is_set():
         stop.wait(0.5)
+        if housekeeping is not None and time.monotonic() >= next_tick:
+            next_tick = time.monotonic() + housekeeping_every
+            try:
+                housekeeping.tick()
+            except Exception:  # noqa: BLE001 - nudges failing must not stop triage; logged with the cause
+                log.exception("housekeeping (nudges, snoozes, digest) failed; retrying at the next tick")
+    stop.set()
     deadline = time.monotonic() + 8.0  # SIGTERM: finish the current message, exit within 10 s
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
+    if telegram is not None and telegram.thread is not None:
+        telegram.thread.join(max(0.5, deadline - time.monotonic()))
     for worker in workers:
         worker.close()
+    if housekeeping is not None:
+        housekeeping.close()
     log.info("mentorbox stopped")
     if once:
         return 0 if all(results.get(i, False) for i in range(len(workers))) else 1

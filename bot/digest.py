@@ -14,8 +14,9 @@ from bot.models import LABELS
 
 
 def render_digest(now: datetime, new: Mapping[str, int], drafts: Mapping[str, int],
-                  leads: Sequence[Mapping[str, Any]]) -> str:
-    """The digest as plain text: new mail per label (last 24 h), drafts waiting, open leads, promises due."""
+                  leads: Sequence[Mapping[str, Any]], nudges: int = 0) -> str:
+    """The digest as plain text: new mail per label (last 24 h), drafts waiting, open leads, promises due,
+    and how many nudges were sent in the last 24 hours."""
     today = now.date()
     lines = [f"mentorbox digest, {now:%A %d %B %Y %H:%M}", ""]
     total = sum(new.values())
@@ -42,4 +43,5 @@ def render_digest(now: datetime, new: Mapping[str, int], drafts: Mapping[str, in
         overdue = (today - date.fromisoformat(lead["promise_due"])).days
         lines.append(f"   #{lead['id']} {lead['correspondent']}: due {lead['promise_due']}"
                      + (f", {overdue} d overdue" if overdue else ", due today"))
+    lines.append(f"Nudges sent in the last 24 hours: {nudges}")
     return "\n".join(lines)

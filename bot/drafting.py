@@ -161,6 +161,23 @@ class Drafter:
         return wrap_text(text)
 
 
+FOLLOW_UP = f"follow_up{TEMPLATE_SUFFIX}"
+"""The template of the follow-up sent when a promised date passes; the shipped one is used if the owner's
+templates directory has none."""
+
+
+def render_follow_up(drafter: Drafter, mail: ParsedMail, *, promise: str, original_date: str) -> str:
+    """The follow-up text for a lead whose promised date passed (``promise`` as the sender wrote it)."""
+    directory = drafter.dir if (drafter.dir / FOLLOW_UP).exists() else shipped_templates_dir()
+    env = drafter.env if directory == drafter.dir else Drafter(directory, drafter.owner).env
+    variables = {**drafter._variables(mail, "follow_up", []), "promise": promise, "original_date": original_date}
+    try:
+        text = env.get_template(FOLLOW_UP).render(**variables)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"{directory / FOLLOW_UP}: {exc}") from None
+    return wrap_text(re.sub(r"\n{3,}", "\n\n", text.strip()) + "\n")
+
+
 def _template_line(exc: BaseException) -> int | None:
     tb = exc.__traceback__
     line = None

@@ -219,6 +219,9 @@ class Store:
             )
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
+                # Another process (or thread) may have migrated meanwhile: re-read under the write lock.
+                if self._db.execute("PRAGMA user_version").fetchone()[0] > number:
+                    continue
                 for statement in _MIGRATIONS[number].split(";"):
                     if statement.strip():
                         self._db.execute(statement)
@@ -597,12 +600,17 @@ class Store:
         return self._db.execute("SELECT 1 FROM outbox WHERE dedup_key = ?", (dedup_key,)).fetchone() is not None
 
     def enqueue_many(self, message_row: int | None, actions: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
-        """Enqueue several actions atomically (a nudge and its follow-up draft); returns how many were new."""
+        """Enqueue several actions atomically (a nudge and its follow-up draft); returns how many were new.
+
+        Actions of kind ``marker`` are stored as done: they only record that something happened, once.
+        """
         now = self._clock()
         added = 0
         with self.transaction() as db:
             for kind, dedup_key, payload in actions:
                 added += self._insert_action(db, kind, dedup_key, payload, message_row, now)
+                if kind == "marker":  # a record that something happened, nothing to perform
+                    db.execute("UPDATE outbox SET state = 'done' WHERE dedup_key = ?", (dedup_key,))
             if message_row is not None and added:
                 db.execute("UPDATE leads SET nudges = nudges + 1, updated_at = ? WHERE message_row = ?",
                            (now, message_row))

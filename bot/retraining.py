@@ -1,0 +1,67 @@
+"""One manual retrain, shared by ``mentorbox retrain`` and Telegram's /retrain.
+
+Gathers the corpus, the owner's corrections and training folders, trains a candidate, scores it against the
+current model on held-out data and saves it *without installing it*: the caller decides (the CLI installs
+when the verdict allows, Telegram asks the owner with Install / Discard buttons).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.config import Config
+from classifier.retrain import RetrainReport
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trained model waiting for a decision."""
+
+    version: str | None
+    """None for a dry run (nothing saved)."""
+    report: RetrainReport
+    current_version: str | None
+
+
+def build_candidate(config: Config, *, say: Say, step: Say, candidate: str | None = None,
+                    save: bool = True) -> Candidate:
+    """Train, compare and (unless ``save`` is False) save a candidate model; never installs it."""
+    from bot.owner_data import corrections, folder_examples
+    from classifier.artifact import ModelMismatch, ModelStore
+    from classifier.corpus import corpus_fingerprint, load_corpus
+    from classifier.manager import DEFAULT_CANDIDATE
+    from classifier.retrain import retrain
+
+    models = ModelStore(config.classifier.model_dir)
+    corpus = load_corpus()
+    step(f"read the corpus: {len(corpus)} messages")
+    owner = corrections(config.store.path)
+    step(f"read {len(owner)} corrections from the store")
+    folders = folder_examples(config, say)
+    owner += folders
+    step(f"read {len(folders)} messages from {len(config.classifier.train_folders)} training folder(s)")
+    current, current_version = None, None
+    try:
+        loaded = models.load() if models.has_model() else None
+        if loaded is not None:
+            current, current_version = loaded.pipeline, loaded.version
+    except ModelMismatch as exc:
+        say(f"the current model cannot be used for comparison: {exc}")
+    say(f"owner's data: {len(owner)} messages; current model: {current_version or 'none'}")
+    name = candidate or DEFAULT_CANDIDATE
+    pipeline, report = retrain(corpus, owner, current, candidate=name, current_version=current_version,
+                               progress=step)
+    if not save:
+        return Candidate(None, report, current_version)
+    train = [e for e in [*corpus, *owner] if not e.held_out]
+    version = models.save(pipeline, {
+        "candidate": name, "labels": list(pipeline.classes_), "training_size": len(train),
+        "training_sha256": corpus_fingerprint(train), "origin": "mentorbox retrain",
+        "owner_examples": len(owner),
+        "metrics": {"held_out": report.new_held.as_dict(), "cv": report.cv.as_dict(),
+                    "owner_held_out": report.new_owner.as_dict() if report.new_owner else None},
+    })
+    return Candidate(version, report, current_version)
