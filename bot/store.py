@@ -586,7 +586,7 @@ class Store:
             "SELECT leads.*, messages.address AS address, messages.date AS message_date,"
             " messages.message_id AS message_id, messages.body AS body, messages.sender AS sender"
             " FROM leads JOIN messages ON messages.id = leads.message_row"
-            " WHERE leads.state IN ('new', 'notified', 'waiting')"))
+            " WHERE leads.state IN ('new', 'notified', 'waiting', 'replied')"))
 
     def heard_from_since(self, address: str, message_row: int) -> bool:
         """Whether a later message from ``address`` arrived (in any watched folder) after ``message_row``."""
