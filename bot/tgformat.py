@@ -85,8 +85,9 @@ def summarize(text: str, limit: int = 300) -> str:
 
 def organisation(address: str) -> str:
     """The organisation a sender's address suggests: its domain, unless it is a free mail provider."""
-    domain = address.rpartition("@")[2].lower()
-    return "" if not domain or domain in FREEMAIL else domain
+    user, at, domain = address.rpartition("@")
+    domain = domain.lower()
+    return "" if not (user and at and domain) or domain in FREEMAIL else domain
 
 
 def split_message(text: str, limit: int = LIMIT) -> list[str]:
@@ -147,8 +148,8 @@ class Callback:
 VERBS = {"d": "done", "z": "snooze", "r": "relabel", "l": "label", "v": "draft", "b": "back",
          "ri": "install", "rx": "discard"}
 SNOOZES = {"1d": 86_400, "1w": 7 * 86_400}
-_MESSAGE_CB = re.compile(r"^(d|r|v|b):([1-9]\d{0,11})$|^z:([1-9]\d{0,11}):(1d|1w)$|^l:([1-9]\d{0,11}):([0-4])$")
-_MODEL_CB = re.compile(r"^(ri|rx):([A-Za-z0-9_.-]{1,40})$")
+_MESSAGE_CB = re.compile(r"(d|r|v|b):([1-9]\d{0,11})|z:([1-9]\d{0,11}):(1d|1w)|l:([1-9]\d{0,11}):([0-4])", re.ASCII)
+_MODEL_CB = re.compile(r"(ri|rx):([A-Za-z0-9_-][A-Za-z0-9_.-]{0,39})", re.ASCII)
 
 
 def callback(verb: str, ref: int | str, arg: str = "") -> str:
@@ -163,14 +164,14 @@ def parse_callback(data: str | None) -> Callback | None:
     """The callback if ``data`` has exactly one of mentorbox's shapes, else None (ignored)."""
     if not data or len(data.encode("utf-8", "replace")) > MAX_CALLBACK_BYTES:
         return None
-    m = _MESSAGE_CB.match(data)
+    m = _MESSAGE_CB.fullmatch(data)
     if m:
         if m.group(1):
             return Callback(m.group(1), m.group(2))
         if m.group(3):
             return Callback("z", m.group(3), m.group(4))
         return Callback("l", m.group(5), LABELS[int(m.group(6))])
-    m = _MODEL_CB.match(data)
+    m = _MODEL_CB.fullmatch(data)
     if m:
         return Callback(m.group(1), m.group(2))
     return None
