@@ -410,6 +410,7 @@ class FolderWorker:
             mailbox = None
             try:
                 mailbox = Mailbox(self.account, self.connector)
+                self.services.health.token_expiry(self.where, mailbox.token_expires)
                 if not self.services.paused.is_set():
                     self.sync(mailbox)
                 net.reset()

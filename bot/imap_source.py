@@ -24,6 +24,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from bot.config import ImapAccount
 from bot.errors import MentorboxError
 from bot.logs import REDACTOR
+from bot.oauth import token_expiry
 
 
 class ImapAuthError(MentorboxError):
@@ -60,6 +61,7 @@ def connect(account: ImapAccount) -> imapclient.IMAPClient:
             token = account.oauth2_token.resolve()
             REDACTOR.add(token.reveal())
             client.oauth2_login(account.username, token.reveal())
+            client.mentorbox_token_expires = token_expiry(token.reveal())  # type: ignore[attr-defined]
         else:
             password = account.password.resolve()
             REDACTOR.add(password.reveal())
@@ -189,6 +191,8 @@ class Mailbox:
     def __init__(self, account: ImapAccount, connector: Callable[[ImapAccount], imapclient.IMAPClient] = connect):
         self.account = account
         self.client = connector(account)
+        self.token_expires: float | None = getattr(self.client, "mentorbox_token_expires", None)
+        """When the OAuth access token used to log in expires (JWT tokens only), for the watchdog."""
         self.capabilities = {c.decode().upper() if isinstance(c, bytes) else str(c).upper()
                              for c in self.client.capabilities()}
         self.selected: str | None = None

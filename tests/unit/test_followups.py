@@ -75,3 +75,19 @@ def test_health_registry_counts_failures_in_a_row() -> None:
     assert health.snapshot()["a/INBOX"].failing_messages == 0 and health.snapshot()["a/INBOX"].error_kind == "network"
     health.sync_ok("a/INBOX")
     assert health.snapshot()["a/INBOX"] == FolderHealth(started=1000.0, last_ok=1000.0)
+
+
+def test_token_expiry_is_read_from_jwt_access_tokens_only() -> None:
+    import base64
+    import json
+
+    from bot.oauth import token_expiry
+
+    def jwt(claims: object) -> str:
+        part = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"eyJhbGciOiJSUzI1NiJ9.{part}.c2lnbmF0dXJl"
+
+    assert token_expiry(jwt({"exp": 1795400000, "aud": "outlook"})) == 1795400000.0
+    for opaque in ("ya29.a0AfH6SMBx-opaque-google-token", "", "a.b", jwt({"exp": "soon"}), jwt([1, 2]),
+                   jwt({"exp": True}), "x.!!!.y", "x." + "é" + ".y"):
+        assert token_expiry(opaque) is None
