@@ -62,6 +62,12 @@ def test_port_defaults_follow_tls() -> None:
         pytest.param({"imap": {**IMAP, "password_env": "not a name!"}}, "imap.password_env", "environment variable",
                      id="env-name"),
         pytest.param({"bogus": {}}, "bogus", "unknown setting", id="unknown-section"),
+        pytest.param({"followups": {"respond_within": {"job_lead": "soon"}}}, "followups.respond_within.job_lead",
+                     "duration", id="duration"),
+        pytest.param({"followups": {"respond_within": {"other": "1d"}}}, "followups.respond_within.other",
+                     "not a lead label", id="respond-label"),
+        pytest.param({"watchdog": {"stale_minutes": 0}}, "watchdog.stale_minutes", "between", id="stale"),
+        pytest.param({"watchdog": {"stale": 5}}, "watchdog.stale", "unknown setting", id="watchdog-typo"),
     ],
 )
 def test_errors_name_the_key(data: dict, key: str, fragment: str) -> None:

@@ -159,3 +159,62 @@ def test_every_lead_is_tracked_once_with_its_promise(tmp_path: Path) -> None:
     assert store.open_leads() == (0, 0) and store.leads() == []
     with pytest.raises(ValueError):
         store.set_lead_state(row["id"], "lost")
+
+
+def test_owner_actions_done_snooze_wake_and_correct(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    store = Store(tmp_path / "s.db", clock=lambda: now[0])
+    row = store.record_decision(KEY, message_id="<m@x>", sender="Ana <a@x>", subject="Role", date=None,
+                                decision=DECISION, address="A@X", summary="short", body="the whole new text")
+    assert store.get(row)["address"] == "a@x" and store.get(row)["body"] == "the whole new text"
+    assert store.snooze(row, now[0] + 3600) and store.lead_by_message(row)["state"] == "snoozed"
+    assert store.wake_snoozed([42]) == 0, "not yet"
+    now[0] += 3601
+    assert store.wake_snoozed([42, 43]) == 1 and store.wake_snoozed([42]) == 0
+    assert store.lead_by_message(row)["state"] == "notified"
+    assert sorted(i.payload["chat_id"] for i in store.due(["telegram"])) == [42, 43]
+    assert store.correct(row, "other") == "job_lead"
+    assert store.lead_by_message(row)["state"] == "dropped", "no longer a lead"
+    assert store.feedback()[-1]["body"] == "the whole new text"
+    assert store.correct(row, "phd_offer") == "other"
+    assert (store.lead_by_message(row)["state"], store.lead_by_message(row)["label"]) == ("new", "phd_offer")
+    assert store.mark_done(row) and store.lead_by_message(row)["state"] == "done"
+    assert not store.mark_done(999) and not store.snooze(999, 1)
+    with pytest.raises(KeyError):
+        store.correct(999, "other")
+    with pytest.raises(ValueError):
+        store.correct(row, "spam")
+
+
+def test_cards_settings_markers_and_uncertain_retries(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.add_card(42, 1001, "m:7")
+    assert store.card_ref(42, 1001) == "m:7" and store.card_ref(43, 1001) is None
+    assert store.setting("paused", "0") == "0"
+    store.set_setting("paused", "1")
+    assert Store(tmp_path / "s.db").setting("paused") == "1", "settings persist"
+    assert store.enqueue_many(None, [("marker", "nudge:promise:7", {}), ("telegram", "tg:x", {"chat_id": 1})]) == 2
+    assert store.enqueue_many(None, [("marker", "nudge:promise:7", {})]) == 0, "once"
+    assert store.has_action("nudge:promise:7") and store.sent_since(0, "nudge:") == 1
+    assert [i.kind for i in store.due()] == ["telegram"], "a marker is never performed"
+    item = store.claim(store.due()[0].id)
+    store.retry_later(item.id, "timed out", 0, uncertain=True)
+    store.retry_later(store.claim(item.id).id, "connection refused", 0)
+    assert store.due()[0].uncertain, "a later certain failure does not clear the possible-repeat mark"
+
+
+def test_migration_from_schema_3_keeps_data(tmp_path: Path) -> None:
+    from bot.store import _MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for number in range(3):
+        db.executescript(_MIGRATIONS[number])
+    db.execute("PRAGMA user_version = 3")
+    db.execute("INSERT INTO messages (account, folder, uidvalidity, uid, label, created_at, updated_at)"
+               " VALUES ('a', 'INBOX', 1, 5, 'other', 0, 0)")
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.get(1)["label"] == "other" and store.get(1)["body"] == ""
