@@ -480,6 +480,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     store = Store(config.store.path)
     try:
         print(f"store: {config.store.path}")
+        if store.setting("paused") == "1":
+            print("  processing is PAUSED (send /resume to the Telegram bot)")
         folders = store.folders()
         names = [(a.name, f) for a in config.accounts for f in a.folders] or sorted(folders)
         for account, folder in names:
@@ -506,23 +508,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_digest(args: argparse.Namespace) -> int:
     """mentorbox digest: the daily digest, printed."""
-    import datetime as dt
+    import time
 
-    from bot.digest import render_digest
+    from bot.housekeeping import digest_text
     from bot.store import Store
 
     config = load_config(args.config)
     if not config.store.path.exists():
         print("nothing to report yet: the store does not exist (nothing processed)")
         return 0
-    now = dt.datetime.now()
     store = Store(config.store.path)
     try:
-        text = render_digest(now, store.since(now.timestamp() - 86_400), store.drafts_waiting(),
-                             [dict(row) for row in store.leads()])
+        print(digest_text(store, time.time()))
     finally:
         store.close()
-    print(text)
     return 0
 
 

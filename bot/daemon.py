@@ -487,6 +487,7 @@ class SentWorker(FolderWorker):
     def __init__(self, account: ImapAccount, services: Services, stop: threading.Event, *,
                  connector: Callable[[ImapAccount], Any] = connect) -> None:
         super().__init__(account, account.sent_folder or "", services, stop, connector=connector)
+        self.where = f"{account.name}/{account.sent_folder or 'Sent'}"
 
     def run(self, *, once: bool = False) -> bool:
         """Find the Sent folder first; without one, replies are simply not tracked (not an error)."""
@@ -503,6 +504,7 @@ class SentWorker(FolderWorker):
                 if not self.folder:
                     log.warning("no Sent folder found (set imap.sent_folder): your replies to leads are not "
                                 "tracked", extra={"account": self.account.name})
+                    self.services.health.forget(self.where)
                     return True
         return super().run(once=once)
 
@@ -529,7 +531,6 @@ class SentWorker(FolderWorker):
                                               _original_subject(sent.subject))
         high = max(uids, default=max(0, uidnext - 1))
         self.store.set_folder_state(self.account.name, self.folder, uidvalidity, high)
-        self.where = f"{self.account.name}/{self.folder}"
         self.services.health.sync_ok(self.where)
         if moved:
             log.info("your replies moved %d lead(s) to waiting", moved,

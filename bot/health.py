@@ -56,6 +56,11 @@ class Health:
         """A worker started watching ``where``."""
         self._update(where)
 
+    def forget(self, where: str) -> None:
+        """``where`` is not watched after all (e.g. the account has no Sent folder)."""
+        with self._lock:
+            self.folders.pop(where, None)
+
     def sync_ok(self, where: str) -> None:
         """A sync of ``where`` completed."""
         self._update(where, last_ok=self._now(), error="", error_kind="")
