@@ -425,15 +425,15 @@ class FolderWorker:
                     timeout = max(1.0, renew_at - time.monotonic()) if mailbox.has_idle else self.account.poll_seconds
                     try:
                         outcome = mailbox.wait(timeout, lambda: self.stop.is_set() or self.kicked.is_set())
+                        if outcome == "timeout" and mailbox.has_idle:
+                            mailbox.noop()  # a silently dead IDLE connection shows up here
+                            renew_at = time.monotonic() + IDLE_RENEW
                     except ImapConnectError as exc:
                         exc.during_idle = True  # type: ignore[attr-defined]
                         raise
                     if outcome == "stopped" and self.stop.is_set():
                         break
                     self.kicked.clear()
-                    if outcome == "timeout" and mailbox.has_idle:
-                        mailbox.noop()
-                        renew_at = time.monotonic() + IDLE_RENEW
                     self.sync(mailbox)
             except ImapAuthError as exc:
                 self._failed(str(exc), where, kind="auth")
