@@ -24,6 +24,7 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -58,6 +59,10 @@ from bot.parser import parse_mail
 from bot.store import Store
 
 log = logging.getLogger("mentorbox.telegram")
+
+# PTB 22 warns that RetryAfter.retry_after becomes a timedelta in its next major version; opt in now (this
+# module handles both) so the owner's log is not left with a deprecation warning at every rate limit.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 POLL_TIMEOUT = 10
 """Seconds a getUpdates long poll is held open by the server."""
