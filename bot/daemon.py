@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import random
 import re
 import signal
 import threading
@@ -30,6 +29,7 @@ from typing import Any
 from bot.config import Config, ImapAccount
 from bot.drafting import Drafter, Owner, build_reply, reply_subject, shipped_templates_dir
 from bot.errors import MentorboxError, TemplateError
+from bot.backoff import Backoff
 from bot.faq import FaqMatcher, load_faq
 from bot.health import Health
 from bot.imap_source import ImapAuthError, ImapConnectError, Mailbox, connect, find_drafts_folder, find_sent_folder
@@ -117,24 +117,6 @@ def draft_message_id(key: MessageKey, owner_address: str) -> str:
     digest = hashlib.sha256(f"{key.account}/{key.folder}/{key.uidvalidity}/{key.uid}".encode()).hexdigest()[:24]
     domain = owner_address.partition("@")[2] or "mentorbox.invalid"
     return f"<mentorbox.{digest}@{domain}>"
-
-
-class Backoff:
-    """Exponential back-off with full jitter between ``low`` and ``high`` seconds."""
-
-    def __init__(self, low: float, high: float, rng: random.Random | None = None) -> None:
-        self.low, self.high, self.attempt = low, high, 0
-        self.rng = rng or random.Random()
-
-    def next(self) -> float:
-        """The next delay (grows until ``high``)."""
-        ceiling = min(self.high, self.low * (2 ** self.attempt))
-        self.attempt += 1
-        return self.low + self.rng.random() * max(0.0, ceiling - self.low)
-
-    def reset(self) -> None:
-        """After a success: start from ``low`` again."""
-        self.attempt = 0
 
 
 class FolderWorker:

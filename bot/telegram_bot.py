@@ -50,6 +50,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot import tgformat as fmt
+from bot.backoff import Backoff
 from bot.config import Config
 from bot.durations import parse_duration
 from bot.health import Health, evaluate, transitions
@@ -192,8 +193,6 @@ class TelegramService:
 
     async def main(self) -> None:
         """Connect (retrying with back-off while the Bot API is unreachable), poll, deliver, watch."""
-        from bot.daemon import Backoff
-
         self.loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self.store = Store(self.config.store.path, clock=self.clock)
@@ -603,8 +602,6 @@ class TelegramService:
     # ------------------------------------------------------------------ outbox delivery
 
     async def _send_loop(self) -> None:
-        from bot.daemon import Backoff
-
         assert self.store is not None and self._wake is not None
         backoff = Backoff(*self.options.send_retry)
         while not self.stop.is_set():
@@ -617,7 +614,12 @@ class TelegramService:
                     pass
                 continue
             for item in items:
-                outcome = await self._deliver(item, backoff)
+                try:
+                    outcome = await self._deliver(item, backoff)
+                except Exception:  # noqa: BLE001 - one bad item must not stop every later push
+                    log.exception("could not deliver outbox item %d; retrying it in 5 min", item.id)
+                    self.store.retry_later(item.id, "unexpected error (see the log)", 300, max_attempts=5)
+                    continue
                 if outcome == "down":
                     await self._sleep(backoff.next())
                     break

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import email
 import mailbox as mailboxlib
-import os
 import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from email import policy
 from pathlib import Path
