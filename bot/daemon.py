@@ -543,7 +543,7 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     problems = services.drafter.check()
     if problems:  # found now, at start-up, rather than on the first message at 3 a.m.
         raise TemplateError("; ".join(problems) + " (mentorbox check-config shows every problem)")
-    token = config.telegram.token.resolve() if config.telegram.enabled and not once else None
+    token = config.telegram.token.resolve() if config.telegram.enabled else None
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -565,7 +565,7 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
                 stop.set()
 
     telegram = None
-    if token is not None:
+    if token is not None and not once:
         from bot.telegram_bot import TelegramService
 
         from bot.logs import REDACTOR
@@ -607,6 +607,16 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
         worker.close()
     if housekeeping is not None:
         housekeeping.close()
+    if once and token is not None:  # cron-style runs deliver their pushes before they exit
+        import asyncio
+
+        from bot.logs import REDACTOR
+        from bot.telegram_bot import TelegramService
+
+        REDACTOR.add(token.reveal())
+        flusher = TelegramService(config, services.health, services.paused, threading.Event(),
+                                  token=token.reveal(), clock=clock, options=telegram_options)
+        asyncio.run(flusher.main(flush_only=True))
     log.info("mentorbox stopped")
     if once:
         return 0 if all(results.get(i, False) for i in range(len(workers))) else 1

@@ -191,8 +191,12 @@ class TelegramService:
         app.add_error_handler(self._on_error)
         return app
 
-    async def main(self) -> None:
-        """Connect (retrying with back-off while the Bot API is unreachable), poll, deliver, watch."""
+    async def main(self, *, flush_only: bool = False) -> None:
+        """Connect (retrying with back-off while the Bot API is unreachable), poll, deliver, watch.
+
+        ``flush_only`` (``mentorbox run --once``): connect once, deliver what the outbox holds, and return;
+        whatever cannot be delivered now stays queued for the next run.
+        """
         self.loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self.store = Store(self.config.store.path, clock=self.clock)
@@ -205,12 +209,20 @@ class TelegramService:
                     break
                 except InvalidToken:
                     log.error("Telegram rejected the bot token (check telegram.token_*); retrying in 10 min")
+                    if flush_only:
+                        return
                     await self._sleep(600)
                 except (NetworkError, TelegramError) as exc:
+                    if flush_only:
+                        log.warning("Telegram Bot API unreachable (%s): pushes wait for the next run", exc)
+                        return
                     delay = startup.next()
                     log.warning("Telegram Bot API unreachable at start-up (%s); retrying in %.0f s", exc, delay)
                     await self._sleep(delay)
             if self.stop.is_set():
+                return
+            if flush_only:
+                await self._flush()
                 return
             try:
                 await app.bot.set_my_commands([BotCommand(n, d) for n, d in fmt.COMMANDS])
@@ -624,6 +636,22 @@ class TelegramService:
                     await self._sleep(backoff.next())
                     break
                 backoff.reset()
+
+    async def _flush(self) -> None:
+        """Deliver everything due now, once; stop at the first sign that Telegram is down."""
+        assert self.store is not None
+        backoff = Backoff(*self.options.send_retry)
+        seen: set[int] = set()
+        while True:
+            items = [i for i in self.store.due(["telegram"], limit=50) if i.id not in seen]
+            if not items:
+                return
+            for item in items:
+                seen.add(item.id)
+                if await self._deliver(item, backoff) == "down":
+                    left = len(self.store.due(["telegram"], limit=10_000))
+                    log.warning("Telegram is not answering: %d push(es) wait for the next run", left)
+                    return
 
     async def _deliver(self, item: Any, backoff: Any) -> str:
         """Send one outbox item: ``sent``, ``skipped``, ``failed`` (bad request) or ``down`` (retry later)."""

@@ -105,7 +105,15 @@ def running(tmp_path: Path, model_dir: Path, dovecot: Dovecot, monkeypatch: pyte
     monkeypatch.setenv("MBX_TEST_TG", TOKEN)
     fake = FakeBotApi()
     fake.start()
-    config = parse_config({
+    r = Running(e2e_config(tmp_path, model_dir, dovecot, fake), fake, Clock())
+    yield r
+    r.close()
+    fake.close()
+
+
+def e2e_config(tmp_path: Path, model_dir: Path, dovecot: Dovecot, fake: FakeBotApi) -> Config:
+    """The daemon's config for these tests: Dovecot, the fake Bot API, DeepMind as a VIP."""
+    return parse_config({
         "imap": {"host": "localhost", "port": dovecot.tls_port, "username": "test", "password_env": "MBX_TEST_PW",
                  "ca_file": dovecot.ca_file, "batch_size": 20},
         "owner": {"name": "Kai Andersen", "address": "kai@andersen.dk", "signature": "Kai"},
@@ -116,10 +124,6 @@ def running(tmp_path: Path, model_dir: Path, dovecot: Dovecot, monkeypatch: pyte
         "priority": {"vip": ["DeepMind"]},
         "watchdog": {"stale_minutes": 7 * 24 * 60},
     })
-    r = Running(config, fake, Clock())
-    yield r
-    r.close()
-    fake.close()
 
 
 def _drafts(imap: Any) -> list[email.message.EmailMessage]:  # noqa: F811
@@ -198,3 +202,27 @@ def test_follow_up_cycle_with_an_injectable_clock(running: Running, imap: Any) -
     # The lead that got an answer is the owner's turn: after the 1-day target, a "still unanswered" nudge.
     running.push("Still unanswered", timeout=30)
     assert store.lead_by_message(a["id"])["nudges"] == 1
+
+
+def test_run_once_delivers_its_pushes_before_it_exits(tmp_path: Path, model_dir: Path, dovecot: Dovecot,
+                                                      monkeypatch: pytest.MonkeyPatch, imap: Any) -> None:  # noqa: F811
+    from bot.daemon import run_daemon
+
+    monkeypatch.setenv("MBX_TEST_PW", PASSWORD)
+    monkeypatch.setenv("MBX_TEST_TG", TOKEN)
+    fake = FakeBotApi()  # down at first
+    try:
+        config = e2e_config(tmp_path, model_dir, dovecot, fake)
+        imap.append("INBOX", referral(8, days_ago=1, subject="Referral sent while Telegram was down"))
+        started = time.monotonic()
+        assert run_daemon(config, once=True, say=lambda text: None) == 0, "triage succeeded: exit 0"
+        assert time.monotonic() - started < 60
+        store = Store(config.store.path)
+        assert len(store.due(["telegram"])) == 1, "the push waits for the next run"
+        fake.start()
+        assert run_daemon(config, once=True, say=lambda text: None) == 0
+        assert [m for m in fake.sent_to(OWNER) if "Referral sent while Telegram was down" in m["text"]]
+        assert store.due(["telegram"]) == [] and len(fake.sent_to(OWNER)) == 1
+        store.close()
+    finally:
+        fake.close()
