@@ -416,6 +416,8 @@ class FolderWorker:
                     if outcome == "stopped" and self.stop.is_set():
                         break
                     self.kicked.clear()
+                    if self.services.paused.is_set():
+                        continue  # paused while we waited: what arrived is processed after /resume
                     self.sync(mailbox)
             except ImapAuthError as exc:
                 self._failed(str(exc), where, kind="auth")

@@ -226,3 +226,19 @@ def test_run_once_delivers_its_pushes_before_it_exits(tmp_path: Path, model_dir:
         store.close()
     finally:
         fake.close()
+
+
+def test_pause_stops_processing_until_resume(running: Running, imap: Any) -> None:  # noqa: F811
+    fake = running.fake
+    fake.wait_until(lambda: running.config.store.path.exists() and fake.count("getUpdates"), timeout=30)
+    fake.inject_message("/pause", OWNER)
+    fake.wait_until(lambda: [m for m in fake.sent_to(OWNER) if "Paused" in m["text"]])
+    imap.append("INBOX", referral(9, days_ago=1, subject="Arrived while paused"))
+    time.sleep(2.5)
+    assert running.store._db.execute("SELECT COUNT(*) FROM messages WHERE subject = 'Arrived while paused'"
+                                     ).fetchone()[0] == 0, "nothing is processed while paused"
+    imap.select_folder("INBOX", readonly=True)
+    assert all(b"\\Seen" not in f for f in imap.get_flags(imap.search("ALL")).values())
+    fake.inject_message("/resume", OWNER)
+    running.row("Arrived while paused")
+    running.push("Arrived while paused")
