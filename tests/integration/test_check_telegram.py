@@ -11,6 +11,7 @@ import pytest
 from tests.fake_bot_api import TOKEN, FakeBotApi
 from tests.test_cli import run
 
+
 @pytest.fixture
 def fake_api() -> Iterator[FakeBotApi]:
     api = FakeBotApi()
