@@ -121,9 +121,11 @@ class Drafter:
         problems = []
         if not self.template_names():
             problems.append(f"{self.dir}: no reply templates (<label>{TEMPLATE_SUFFIX}) found")
-        for name in self.template_names():
+        follow_up = [FOLLOW_UP] if (self.dir / FOLLOW_UP).exists() else []
+        for name in self.template_names() + follow_up:
             try:
-                self.env.get_template(name).render(**self._variables(_SAMPLE, name.split(".")[0], []))
+                self.env.get_template(name).render(**self._variables(_SAMPLE, name.split(".")[0], []),
+                                                   promise="we will call you next week", original_date="1 May")
             except jinja2.TemplateSyntaxError as exc:
                 problems.append(f"{self.dir / name}:{exc.lineno}: {exc.message}")
             except jinja2.UndefinedError as exc:

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.drafting import Drafter, Owner, build_reply, render_follow_up
+from bot.errors import TemplateError
 from bot.followups import dedup_key, due_nudges
 from bot.models import ParsedMail
 from bot.promises import extract_promises
@@ -105,7 +106,10 @@ class Housekeeping:
             if row is None:
                 continue
             if nudge.kind == "promise" and self.config.followups.follow_up_drafts and self.config.drafts.enabled:
-                actions.append(self._follow_up_draft(row))
+                try:
+                    actions.append(self._follow_up_draft(row))
+                except TemplateError as exc:  # the nudge still goes out; the owner writes the follow-up
+                    log.error("no follow-up draft for message %d: %s", nudge.message_row, exc)
             new = self.store.enqueue_many(nudge.message_row, actions)
             if new:
                 log.info("nudge: %s", nudge.why, extra={"row": nudge.message_row, "kind": nudge.kind})

@@ -106,3 +106,17 @@ def test_reply_headers_encode_non_ascii_and_long_lines_fall_back_to_qp() -> None
     assert reply["Content-Transfer-Encoding"] == "quoted-printable"
     assert "word" * 400 in reply.get_content().replace("\n", "")
     assert reply["Date"] and reply["Message-ID"].endswith("@andersen.dk>")
+
+
+def test_a_broken_follow_up_template_is_reported_by_check(tmp_path: Path) -> None:
+    import shutil
+
+    from bot.drafting import Drafter, Owner, shipped_templates_dir
+
+    for item in shipped_templates_dir().iterdir():
+        shutil.copy(item, tmp_path / item.name)
+    owner = Owner("Kai", "kai@example.org", "Kai")
+    assert Drafter(tmp_path, owner).check() == []
+    (tmp_path / "follow_up.txt.j2").write_text("{{ greeting }}\n{{ promised }}\n")
+    problems = Drafter(tmp_path, owner).check()
+    assert len(problems) == 1 and "follow_up.txt.j2:2" in problems[0] and "promised" in problems[0]
