@@ -305,6 +305,13 @@ def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str
         except MentorboxError as exc:
             bad(f"telegram: {exc}")
             failures.append(str(exc))
+        else:
+            from bot.telegram_probe import recent_chats
+
+            for chat_id, name in recent_chats(config.telegram).items():
+                known = chat_id in config.telegram.allowed_chat_ids
+                ok(f"telegram: chat {chat_id} ({name}) wrote to the bot"
+                   + ("" if known else " — not in telegram.allowed_chat_ids: add it if it is you"))
     return failures
 
 

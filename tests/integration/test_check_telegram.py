@@ -32,8 +32,20 @@ def test_connect_reports_the_bot(fake_api: FakeBotApi, tmp_path: Path, isolated_
                env={**isolated_env, "MBX_TG_TOKEN": TOKEN})
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"telegram: bot @mentorbox_test_bot (id 123456789) answers at {fake_api.base_url}" in done.stdout
-    assert [method for method, _ in fake_api.calls] == ["getMe"]
+    assert [method for method, _ in fake_api.calls] == ["getMe", "getMe", "getUpdates"]
     assert TOKEN not in done.stdout + done.stderr
+
+
+def test_connect_lists_the_chats_that_wrote_to_the_bot(fake_api: FakeBotApi, tmp_path: Path,
+                                                       isolated_env: dict[str, str]) -> None:
+    """How a new owner finds their chat id: send /start to the bot, run check-config --connect."""
+    fake_api.inject_message("/start", 777001)
+    done = run("check-config", "--connect", "--config", str(_config(tmp_path, fake_api.base_url)),
+               env={**isolated_env, "MBX_TG_TOKEN": TOKEN})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "telegram: chat 777001 (Someone) wrote to the bot — not in telegram.allowed_chat_ids" in done.stdout
+    polls = [p for method, p in fake_api.calls if method == "getUpdates"]
+    assert polls and "offset" not in polls[0], "nothing is confirmed: the daemon still gets the update"
 
 
 def test_rejected_token_is_reported_without_the_token(fake_api: FakeBotApi, tmp_path: Path,
