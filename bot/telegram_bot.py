@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +36,15 @@ from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -57,7 +67,9 @@ from bot.health import Health, evaluate, transitions
 from bot.housekeeping import digest_text
 from bot.models import LABELS
 from bot.parser import parse_mail
+from bot.promises import extract_promises
 from bot.store import Store
+from classifier.artifact import ModelStore
 
 log = logging.getLogger("mentorbox.telegram")
 
@@ -332,8 +344,6 @@ class TelegramService:
 
     @staticmethod
     def _promise_sentence(row: Any) -> str:
-        from bot.promises import extract_promises
-
         try:
             ref = datetime.fromisoformat(row["date"]).date() if row["date"] else None
         except ValueError:
@@ -348,8 +358,6 @@ class TelegramService:
 
     async def _status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert self.store is not None
-        from classifier.artifact import ModelStore
-
         now = self.clock()
         snapshot = self.health.snapshot()
         problems = [p.text for p in self._problems(now)]
@@ -586,8 +594,6 @@ class TelegramService:
                 log.warning("could not update a Telegram message: %s", exc)
 
     async def _model_decision(self, install: bool, version: str, chat_id: int, message_id: int) -> None:
-        from classifier.artifact import ModelStore
-
         models = ModelStore(self.config.classifier.model_dir)
         if install:
             try:
@@ -769,9 +775,6 @@ class TelegramService:
 
 def _plain(text: str) -> str:
     """Text for a callback answer (shown as a toast, no HTML)."""
-    import html
-    import re
-
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 

@@ -12,9 +12,9 @@ import email
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from email import policy
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
