@@ -26,13 +26,26 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from bot.config import Config, ImapAccount
-from bot.drafting import Drafter, Owner, build_reply, reply_subject, shipped_templates_dir
-from bot.errors import MentorboxError, TemplateError
 from bot.backoff import Backoff
+from bot.config import Config, ImapAccount
+from bot.drafting import (
+    Drafter,
+    Owner,
+    build_reply,
+    reply_subject,
+    shipped_templates_dir,
+)
+from bot.errors import MentorboxError, TemplateError
 from bot.faq import FaqMatcher, load_faq
 from bot.health import Health
-from bot.imap_source import ImapAuthError, ImapConnectError, Mailbox, connect, find_drafts_folder, find_sent_folder
+from bot.imap_source import (
+    ImapAuthError,
+    ImapConnectError,
+    Mailbox,
+    connect,
+    find_drafts_folder,
+    find_sent_folder,
+)
 from bot.models import Decision, ParsedMail
 from bot.parser import parse_mail
 from bot.store import MessageKey, Store
@@ -546,6 +559,11 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     if problems:  # found now, at start-up, rather than on the first message at 3 a.m.
         raise TemplateError("; ".join(problems) + " (mentorbox check-config shows every problem)")
     token = config.telegram.token.resolve() if config.telegram.enabled else None
+    if token is not None:
+        from bot.logs import REDACTOR
+        from bot.telegram_bot import TelegramService
+
+        REDACTOR.add(token.reveal())  # httpx and some PTB errors would print it
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -568,11 +586,6 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
 
     telegram = None
     if token is not None and not once:
-        from bot.telegram_bot import TelegramService
-
-        from bot.logs import REDACTOR
-
-        REDACTOR.add(token.reveal())
         telegram = TelegramService(config, services.health, services.paused, stop, token=token.reveal(),
                                    clock=clock, options=telegram_options,
                                    on_pause=lambda paused: None if paused else services.kick_all())
@@ -612,10 +625,6 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     if once and token is not None:  # cron-style runs deliver their pushes before they exit
         import asyncio
 
-        from bot.logs import REDACTOR
-        from bot.telegram_bot import TelegramService
-
-        REDACTOR.add(token.reveal())
         flusher = TelegramService(config, services.health, services.paused, threading.Event(),
                                   token=token.reveal(), clock=clock, options=telegram_options)
         asyncio.run(flusher.main(flush_only=True))

@@ -18,8 +18,8 @@ from datetime import date
 from typing import Any
 
 import imapclient
-from imapclient.imapclient import DRAFTS, SENT
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import DRAFTS, SENT
 
 from bot.config import ImapAccount
 from bot.errors import MentorboxError
@@ -196,6 +196,7 @@ class Mailbox:
         self.capabilities = {c.decode().upper() if isinstance(c, bytes) else str(c).upper()
                              for c in self.client.capabilities()}
         self.selected: str | None = None
+        self._exists = 0
 
     @property
     def has_idle(self) -> bool:
@@ -210,7 +211,28 @@ class Mailbox:
         with self._guard(f"select {folder!r}"):
             info = self.client.select_folder(folder, readonly=readonly)
         self.selected = folder
+        self._exists = int(info.get(b"EXISTS", 0))
+        self._pending_exists()  # what SELECT itself reported is known now
         return int(info.get(b"UIDVALIDITY", 0)), int(info.get(b"UIDNEXT", 0))
+
+    def _pending_exists(self) -> int | None:
+        """The latest message count the server announced *during other commands* since we last looked.
+
+        A message that arrives while we SEARCH or FETCH is announced (``* n EXISTS``) in that command's
+        response; imaplib keeps such unrequested responses aside and imapclient's IDLE never sees them, so
+        without this check the message would wait for the next one to arrive.
+        """
+        pending = getattr(getattr(self.client, "_imap", None), "untagged_responses", None)
+        if not isinstance(pending, dict):
+            return None
+        counts = pending.pop("EXISTS", None) or []
+        latest = None
+        for value in counts:
+            try:
+                latest = int(value)
+            except (TypeError, ValueError):
+                continue
+        return latest
 
     def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above ``last_uid``. ``UID n:*`` always returns the highest UID, even below n: filtered."""
@@ -331,6 +353,10 @@ class Mailbox:
         much earlier than the step means the link is gone.
         """
         deadline = time.monotonic() + timeout
+        announced = self._pending_exists()
+        if announced is not None and announced > self._exists:
+            self._exists = announced
+            return "new"  # arrived while we were busy with the last sync
         if not self.has_idle:
             while time.monotonic() < deadline:
                 if stop():
