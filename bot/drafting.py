@@ -56,6 +56,9 @@ def _keep_as_is(line: str) -> bool:
     return not line.strip() or line.startswith((">", " ", "\t", "-", "*", "•")) or "://" in line
 
 
+_ODD_SPACE = re.compile(r"[\t\r\x0b\x0c]")
+
+
 def wrap_text(text: str, width: int = WRAP) -> str:
     """Reflow each paragraph to ``width`` columns; quotes, lists, indented lines and URLs are kept as they are.
 
@@ -69,7 +72,10 @@ def wrap_text(text: str, width: int = WRAP) -> str:
     def flush() -> None:
         if paragraph:
             joined = " ".join(part.strip() for part in paragraph)
-            out.extend(textwrap.wrap(joined, width=width, break_long_words=False, break_on_hyphens=False))
+            if len(joined) <= width and not _ODD_SPACE.search(joined):
+                out.append(joined.strip(" "))  # what textwrap would return, at a tenth of the cost
+            else:
+                out.extend(textwrap.wrap(joined, width=width, break_long_words=False, break_on_hyphens=False))
             paragraph.clear()
 
     for line in text.split("\n"):
