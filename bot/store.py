@@ -434,9 +434,10 @@ class Store:
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO messages (account, folder, uidvalidity, uid, message_id, sender, subject, date, label,"
-                " confidence, unsure, priority, reasons, faq, status, draft_ref, created_at, updated_at)"
+                " confidence, unsure, priority, reasons, faq, status, draft_ref, address, summary, body,"
+                " created_at, updated_at)"
                 " SELECT ?, ?, ?, ?, message_id, sender, subject, date, label, confidence, unsure, priority,"
-                " reasons, faq, status, draft_ref, ?, ? FROM messages WHERE id = ?"
+                " reasons, faq, status, draft_ref, address, summary, body, ?, ? FROM messages WHERE id = ?"
                 " ON CONFLICT (account, folder, uidvalidity, uid) DO NOTHING",
                 (key.account, key.folder, key.uidvalidity, key.uid, now, now, known["id"]),
             )

@@ -218,3 +218,12 @@ def test_migration_from_schema_3_keeps_data(tmp_path: Path) -> None:
     store = Store(path)
     assert store.schema_version == SCHEMA_VERSION
     assert store.get(1)["label"] == "other" and store.get(1)["body"] == ""
+
+
+def test_an_alias_after_a_uidvalidity_change_keeps_the_text(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    row = store.record_decision(KEY, message_id="<m@x>", sender="Ana <a@x>", subject="Role", date=None,
+                                decision=DECISION, address="a@x", summary="short", body="the new text")
+    alias = store.record_alias(MessageKey("default", "INBOX", 99, 7), store.get(row))
+    copied = store.get(alias)
+    assert (copied["address"], copied["summary"], copied["body"]) == ("a@x", "short", "the new text")
