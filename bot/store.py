@@ -759,6 +759,11 @@ class Store:
                                (message_row,)).fetchone()
         return self._item(row) if row else None
 
+    def has_draft(self, message_row: int) -> bool:
+        """Whether a draft was made for a message (without loading the draft itself)."""
+        return self._db.execute("SELECT 1 FROM outbox WHERE message_row = ? AND kind = 'draft' LIMIT 1",
+                                (message_row,)).fetchone() is not None
+
     def sent_since(self, when: float, prefix: str) -> int:
         """How many actions whose dedup key starts with ``prefix`` were completed since ``when``."""
         return int(self._db.execute(

@@ -340,7 +340,7 @@ class TelegramService:
         promise = ""
         if what == "nudge-promise":
             promise = self._promise_sentence(row)
-        return fmt.card(dict(row), dict(lead) if lead is not None else None, what=what, has_draft=self.store.draft_of(row_id) is not None, promise=promise)
+        return fmt.card(dict(row), dict(lead) if lead is not None else None, what=what, has_draft=self.store.has_draft(row_id), promise=promise)
 
     @staticmethod
     def _promise_sentence(row: Any) -> str:
