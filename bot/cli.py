@@ -14,13 +14,17 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot import __version__
 from bot.config import Config, default_config_path, load_config
 from bot.errors import MentorboxError, UsageError
 from bot.logs import REDACTOR, setup_logging
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 log = logging.getLogger("mentorbox")
 
@@ -315,23 +319,30 @@ def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str
     return failures
 
 
+def _existing_store(config: Config, missing: str) -> Store | None:
+    """The state store, or None after printing ``missing`` when nothing has created it yet (a read-only
+    command must not create an empty store as a side effect)."""
+    from bot.store import Store
+
+    if not config.store.path.exists():
+        print(missing)
+        return None
+    return Store(config.store.path)
+
+
 # --------------------------------------------------------------------------- faq-gaps
 
 
 def cmd_faq_gaps(args: argparse.Namespace) -> int:
     """mentorbox faq-gaps: unanswered questions grouped by similarity, biggest group first."""
     from bot.faq import group_questions
-    from bot.store import Store
 
     config = load_config(args.config)
-    if not config.store.path.exists():
-        print("no unanswered questions yet (nothing has been triaged with this store)")
+    store = _existing_store(config, "no unanswered questions yet (nothing has been triaged with this store)")
+    if store is None:
         return 0
-    store = Store(config.store.path)
-    try:
+    with closing(store):
         rows = store.faq_gaps()
-    finally:
-        store.close()
     matcher = _matcher(config)
     # A question the FAQ answers now (an entry was added since) is no longer a gap.
     open_rows = [r for r in rows if not matcher.match(r["question"], limit=1)[0]]
@@ -470,7 +481,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     """mentorbox status: what the store knows, per account and folder, and the model in use."""
     import datetime as dt
 
-    from bot.store import Store
     from classifier.artifact import ModelStore
 
     config = load_config(args.config)
@@ -481,11 +491,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"model: {current} (held-out macro-F1 {held.get('macro_f1', '?')})")
     else:
         print("model: none yet (the first command that needs one trains it)")
-    if not config.store.path.exists():
-        print(f"store: {config.store.path} does not exist yet (nothing processed)")
+    store = _existing_store(config, f"store: {config.store.path} does not exist yet (nothing processed)")
+    if store is None:
         return 0
-    store = Store(config.store.path)
-    try:
+    with closing(store):
         print(f"store: {config.store.path}")
         if store.setting("paused") == "1":
             print("  processing is PAUSED (send /resume to the Telegram bot)")
@@ -508,8 +517,6 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"{outbox.get('done', 0)} done")
         leads, priority = store.open_leads()
         print(f"  open leads: {leads} ({priority} priority)")
-    finally:
-        store.close()
     return 0
 
 
@@ -518,17 +525,13 @@ def cmd_digest(args: argparse.Namespace) -> int:
     import time
 
     from bot.housekeeping import digest_text
-    from bot.store import Store
 
     config = load_config(args.config)
-    if not config.store.path.exists():
-        print("nothing to report yet: the store does not exist (nothing processed)")
+    store = _existing_store(config, "nothing to report yet: the store does not exist (nothing processed)")
+    if store is None:
         return 0
-    store = Store(config.store.path)
-    try:
+    with closing(store):
         print(digest_text(store, time.time()))
-    finally:
-        store.close()
     return 0
 
 
