@@ -321,28 +321,23 @@ class FakeBotApi:
         return self._ok(message)
 
     async def m_editMessageText(self, p: dict[str, Any]) -> web.Response:
-        problem = self._check(p)
-        if problem is not None:
-            return problem
-        message = self.messages.get((int(p["chat_id"]), int(p["message_id"])))
-        if message is None:
-            return self._err(400, "Bad Request: message to edit not found")
-        if message["text"] == str(p["text"]) and message.get("reply_markup") == p.get("reply_markup"):
-            return self._err(400, "Bad Request: message is not modified")
-        message["text"] = str(p["text"])
-        message.pop("reply_markup", None)
-        if p.get("reply_markup"):
-            message["reply_markup"] = p["reply_markup"]
-        self.edits.append(p)
-        return self._ok(message)
+        return self._edit(p, text=True)
 
     async def m_editMessageReplyMarkup(self, p: dict[str, Any]) -> web.Response:
-        problem = self._check(p, text_required=False)
+        return self._edit(p, text=False)
+
+    def _edit(self, p: dict[str, Any], *, text: bool) -> web.Response:
+        """editMessageText / editMessageReplyMarkup: like Telegram, refuse an unknown or unchanged message."""
+        problem = self._check(p, text_required=text)
         if problem is not None:
             return problem
         message = self.messages.get((int(p["chat_id"]), int(p["message_id"])))
         if message is None:
             return self._err(400, "Bad Request: message to edit not found")
+        if text:
+            if message["text"] == str(p["text"]) and message.get("reply_markup") == p.get("reply_markup"):
+                return self._err(400, "Bad Request: message is not modified")
+            message["text"] = str(p["text"])
         message.pop("reply_markup", None)
         if p.get("reply_markup"):
             message["reply_markup"] = p["reply_markup"]
