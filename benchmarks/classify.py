@@ -21,7 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from bot.parser import parse_mail  # noqa: E402
 from classifier.artifact import ModelStore  # noqa: E402
-from classifier.corpus import load_corpus, record_to_bytes, read_records, data_dir  # noqa: E402
+from classifier.corpus import data_dir, load_corpus, read_records, record_to_bytes  # noqa: E402
 from classifier.manager import ensure_model  # noqa: E402
 from classifier.model import TriageModel  # noqa: E402
 

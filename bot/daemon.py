@@ -3,8 +3,9 @@
 One worker thread per (account, folder), each with its own IMAP connection and its own store connection.
 A worker's cycle: select the folder, fetch what is new since the highest UID recorded (BODY.PEEK, in
 batches), parse, classify the batch, decide, and record each decision *together with* the actions it calls
-for (the outbox); only then move the folder's high-water mark. Then it performs the outbox (APPEND the
-drafts, one MULTIAPPEND per batch) and waits with IDLE (or polls).
+for (the outbox) and the folder's new high-water mark, one transaction per batch. The drafts of a batch are
+APPENDed (one MULTIAPPEND) by a helper thread while the next batch is classified; then the worker waits with
+IDLE (or polls).
 
 Crash safety follows from that order. A crash before a decision is recorded: the message is above the
 high-water mark and is fetched again. A crash after: the row exists and the message is skipped. A crash in
@@ -22,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -217,37 +219,86 @@ class FolderWorker:
 
     def _process(self, mailbox: Mailbox, uidvalidity: int, uids: Sequence[int], *, advance: bool,
                  progress: Callable[[int, int], None] | None) -> int:
+        """Triage ``uids`` batch by batch, with the IMAP round trips overlapped with the classifying.
+
+        The connection is only ever used by one thread at a time: while this thread parses, classifies and
+        records batch *n*, a helper thread (the "lane") APPENDs the drafts of batch *n-1* and fetches batch
+        *n+1*. Every draft handed to the lane is claimed first, and marked done only once the server has it:
+        a crash in between leaves it claimed, and the next start looks for it in Drafts before appending.
+        """
+        size = self.account.batch_size
+        batches = [list(uids[i : i + size]) for i in range(0, len(uids), size)]
+        if not batches:
+            return 0
         done = 0
-        batch_size = self.account.batch_size
-        for start in range(0, len(uids), batch_size):
-            if self.stop.is_set():
-                break
-            batch = list(uids[start : start + batch_size])
-            raws = mailbox.fetch(batch)
-            keys = {uid: MessageKey(self.account.name, self.folder, uidvalidity, uid) for uid in batch}
-            todo = [uid for uid in batch if uid in raws and not self._processed(keys[uid])]
-            mails = {uid: parse_mail(raws[uid]) for uid in todo}
-            predictions = self._predict([mails[uid] for uid in todo])
-            topics = self._topics(todo, mails, predictions)
-            high = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-lane") as lane:
+            raws = mailbox.fetch(batches[0])
+            job = lane.submit(self._lane_step, mailbox, [], batches[1] if len(batches) > 1 else [])
+            for n, batch in enumerate(batches):
+                if self.stop.is_set():
+                    break
+                done += self._triage_batch(uidvalidity, batch, raws, advance=advance)
+                drafts = self._claim_drafts()
+                appended, raws = job.result()  # the drafts of the last batch are in Drafts; the next batch is here
+                self._drafts_appended(appended)
+                later = batches[n + 2] if n + 2 < len(batches) and not self.stop.is_set() else []
+                job = lane.submit(self._lane_step, mailbox, drafts, later)
+                if progress:
+                    progress(min((n + 1) * size, len(uids)), len(uids))
+            appended, _ = job.result()
+            self._drafts_appended(appended)
+        return done
+
+    def _triage_batch(self, uidvalidity: int, batch: list[int], raws: dict[int, bytes], *, advance: bool) -> int:
+        """Parse, classify and record one fetched batch, in one store transaction with the high-water mark."""
+        keys = {uid: MessageKey(self.account.name, self.folder, uidvalidity, uid) for uid in batch}
+        todo = [uid for uid in batch if uid in raws and not self._processed(keys[uid])]
+        mails = {uid: parse_mail(raws[uid]) for uid in todo}
+        predictions = self._predict([mails[uid] for uid in todo])
+        topics = self._topics(todo, mails, predictions)
+        done, high, notify = 0, 0, False
+        with self.store.transaction():
             for uid in batch:
                 if self.stop.is_set():
                     break
                 if uid in mails:
                     prediction = predictions[todo.index(uid)] if predictions else None
-                    self._handle(keys[uid], mails[uid], prediction, topics.get(uid))
+                    notify = self._handle(keys[uid], mails[uid], prediction, topics.get(uid)) or notify
                     done += 1
                 high = uid
             if advance and high:
                 state = self.store.folder_state(self.account.name, self.folder)
                 if state is None or state[0] != uidvalidity or state[1] < high:
                     self.store.set_folder_state(self.account.name, self.folder, uidvalidity, high)
-            self._perform_outbox(mailbox, uidvalidity)
-            if progress:
-                progress(min(start + batch_size, len(uids)), len(uids))
-            if self.stop.is_set():
-                break
+        if notify:
+            self.services.wake()  # after the commit, so the Telegram side finds the rows
         return done
+
+    def _claim_drafts(self) -> list[Any]:
+        """Claim this folder's pending drafts for the lane (claimed ones a crash left are not taken here:
+        they are looked up in Drafts first, by :meth:`_append_drafts` at the end of the sync)."""
+        prefix = f"draft:{self.account.name}/{self.folder}/"
+        items = [i for i in self.store.due(["draft"], limit=1000)
+                 if i.dedup_key.startswith(prefix) and i.state == "pending"]
+        return [self.store.claim(item.id) for item in items]
+
+    def _lane_step(self, mailbox: Mailbox, drafts: list[Any], uids: list[int],
+                   ) -> tuple[list[tuple[Any, str, int | None]], dict[int, bytes]]:
+        """On the lane: APPEND claimed drafts (one MULTIAPPEND per folder), then fetch ``uids``. No store
+        access here (the store connection belongs to the worker's thread): the worker records the result."""
+        appended: list[tuple[Any, str, int | None]] = []
+        by_folder: dict[str, list[Any]] = {}
+        for item in drafts:
+            by_folder.setdefault(str(item.payload.get("folder") or self.drafts_folder), []).append(item)
+        for folder, group in by_folder.items():
+            got = mailbox.append(folder, [base64.b64decode(i.payload["message"]) for i in group])
+            appended += [(item, folder, uid) for item, uid in zip(group, got)]
+        return appended, mailbox.fetch(uids) if uids else {}
+
+    def _drafts_appended(self, appended: list[tuple[Any, str, int | None]]) -> None:
+        for item, folder, uid in appended:
+            self.store.complete(item.id, str(uid or ""), message_status="drafted",
+                                draft_ref=f"{folder}/{uid}" if uid else folder)
 
     def _predict(self, mails: list[ParsedMail]) -> list[Any]:
         if not mails:
@@ -272,8 +323,9 @@ class FolderWorker:
         return dict(zip(asking, found))
 
     def _handle(self, key: MessageKey, mail: ParsedMail, prediction: Any | None,
-                topics: dict[str, float] | None = None) -> None:
-        """Decide about one message and record the decision with its actions (one transaction)."""
+                topics: dict[str, float] | None = None) -> bool:
+        """Decide about one message and record the decision with its actions (one transaction, or one
+        savepoint of the batch's). Returns whether a Telegram message was enqueued."""
         try:
             if prediction is None:
                 prediction = self.services.model.get().predict([mail])[0]
@@ -285,8 +337,6 @@ class FolderWorker:
                 date=mail.date.isoformat() if mail.date else None, decision=decision, actions=actions,
                 address=mail.sender_address, summary=summarize(mail.clean_text), body=mail.clean_text,
             )
-            if any(kind == "telegram" for kind, _, _ in actions):
-                self.services.wake()
             if mail.in_reply_to or mail.references:
                 self.store.other_side_answered([mail.in_reply_to, *mail.references])
             if decision.unanswered:
@@ -298,7 +348,7 @@ class FolderWorker:
             self.services.health.message_failed(self.where)
             log.error("message failed (attempt %d of %d): %s", attempts, MAX_ATTEMPTS, exc,
                       extra={"account": key.account, "folder": key.folder, "uid": key.uid})
-            return
+            return False
         self.services.health.message_ok(self.where)
         if mail.defects:
             log.info("parsed with problems: %s", "; ".join(mail.defects[:5]),
@@ -308,6 +358,7 @@ class FolderWorker:
             "confidence": decision.confidence, "unsure": decision.unsure, "priority": decision.priority,
             "action": "+".join(kind for kind, _, _ in actions) or "none",
         })
+        return any(kind == "telegram" for kind, _, _ in actions)
 
     def _actions(self, key: MessageKey, mail: ParsedMail, decision: Decision) -> list[tuple[str, str, dict[str, Any]]]:
         actions: list[tuple[str, str, dict[str, Any]]] = []

@@ -56,7 +56,43 @@ def _keep_as_is(line: str) -> bool:
     return not line.strip() or line.startswith((">", " ", "\t", "-", "*", "•")) or "://" in line
 
 
-_ODD_SPACE = re.compile(r"[\t\r\x0b\x0c]")
+_NOT_A_SPACE = re.compile(r"[^\S ]")
+"""Whitespace other than the plain space: textwrap treats those specially, so such text goes to textwrap."""
+
+
+def fill_spaces(text: str, width: int) -> list[str]:
+    """``textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)`` for text whose only
+    whitespace is the plain space and that starts with a word: the same lines, found with ``rfind`` on the
+    string instead of textwrap's chunk-by-chunk loop (drafts quote up to 2,000 characters of every message).
+    """
+    if not text or text[0] == " " or _NOT_A_SPACE.search(text):
+        return textwrap.wrap(text, width=width, break_long_words=False, break_on_hyphens=False)
+    lines: list[str] = []
+    size, i = len(text), 0
+    while i < size:
+        while i < size and text[i] == " ":  # spaces at the start of a following line are dropped
+            i += 1
+        if i >= size:
+            break
+        end = i + width
+        if end >= size:
+            j = size
+        elif (text[end - 1] == " ") != (text[end] == " "):  # a word or a run of spaces ends exactly at width
+            j = end
+        elif text[end] == " ":  # a run of spaces crosses the width: the line ends before it
+            j = i + len(text[i:end].rstrip(" "))
+        else:  # a word crosses the width: it starts the next line, or is alone on this one if it is too long
+            space = text.rfind(" ", i, end)
+            if space == -1:
+                found = text.find(" ", i)
+                j = size if found == -1 else found
+            else:
+                j = space + 1
+        line = text[i:j].rstrip(" ")
+        if line:
+            lines.append(line)
+        i = j
+    return lines
 
 
 def wrap_text(text: str, width: int = WRAP) -> str:
@@ -72,10 +108,7 @@ def wrap_text(text: str, width: int = WRAP) -> str:
     def flush() -> None:
         if paragraph:
             joined = " ".join(part.strip() for part in paragraph)
-            if len(joined) <= width and not _ODD_SPACE.search(joined):
-                out.append(joined.strip(" "))  # what textwrap would return, at a tenth of the cost
-            else:
-                out.extend(textwrap.wrap(joined, width=width, break_long_words=False, break_on_hyphens=False))
+            out.extend(fill_spaces(joined, width))
             paragraph.clear()
 
     for line in text.split("\n"):

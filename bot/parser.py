@@ -14,6 +14,7 @@ import binascii
 import codecs
 import email
 import email.message
+import email.parser
 import email.utils
 import quopri
 import re
@@ -169,17 +170,20 @@ def strip_quotes_and_signature(text: str) -> str:
 # --------------------------------------------------------------------------- MIME walking
 
 
-def _raw_headers(msg: email.message.Message, name: str) -> list[str]:
-    """Header values exactly as parsed (8-bit bytes kept as surrogates), so that we decode them ourselves."""
-    name = name.lower()
+def _header_map(msg: email.message.Message) -> dict[str, list[str]]:
+    """Header values by lower-cased name, exactly as parsed (8-bit bytes kept as surrogates), so that we
+    decode them ourselves; built once per message instead of scanning every header for every name."""
+    out: dict[str, list[str]] = {}
     try:
-        return [str(v) for k, v in msg.raw_items() if k.lower() == name]
-    except Exception:  # noqa: BLE001
-        return []
+        for key, value in msg.raw_items():
+            out.setdefault(key.lower(), []).append(str(value))
+    except Exception:  # noqa: BLE001 - keep what was read
+        pass
+    return out
 
 
-def _header(msg: email.message.Message, name: str) -> str:
-    values = _raw_headers(msg, name)
+def _header(headers: dict[str, list[str]], name: str) -> str:
+    values = headers.get(name.lower())
     return decode_header_value(values[0]) if values else ""
 
 
@@ -260,10 +264,40 @@ def _walk(msg: email.message.Message, defects: list[str]) -> list[tuple[email.me
 
 # --------------------------------------------------------------------------- public API
 
+_HEADER_LINE = re.compile(r"^(From |[\041-\071\073-\176]*:|[\t ])")
+"""What the stdlib feed parser accepts as a header line (``email.feedparser.headerRE``)."""
 
-def _addresses(msg: email.message.Message, *names: str) -> list[tuple[str, str]]:
+
+def _single_part(raw: bytes) -> email.message.Message | None:
+    """The message the stdlib compat32 parser would build, for the common simple case, without its
+    line-by-line walk over the body; ``None`` when the case is not simple (then the stdlib parser runs).
+
+    Simple means: a header block of well-formed header lines (LF or CRLF endings) closed by an empty
+    line, and a top-level type that is neither multipart nor message. The stdlib parser then does nothing
+    but set the rest of the text as the payload, which is what this does, after letting the stdlib parse
+    the header block itself. ``tests/unit/test_parser.py`` checks that both give the same result.
+    """
+    text = raw.decode("ascii", "surrogateescape")  # what BytesParser does first
+    ends = [i for i in (text.find("\n\n"), text.find("\n\r\n")) if i >= 0]
+    if not ends or text.startswith(("\n", "\r")):
+        return None
+    end = min(ends)
+    head = text[: end + 1]
+    if head.count("\r") != head.count("\r\n"):
+        return None  # a lone CR ends a line for the stdlib parser: let it decide
+    if not all(_HEADER_LINE.match(line) for line in head[:-1].split("\n")):
+        return None
+    msg = email.parser.Parser(policy=policy.compat32).parsestr(head, headersonly=True)
+    if msg.get_content_maintype() in ("multipart", "message"):
+        return None
+    msg.set_payload(text[end + (2 if text[end + 1] == "\n" else 3) :])
+    return msg
+
+
+
+def _addresses(headers: dict[str, list[str]], *names: str) -> list[tuple[str, str]]:
     # Split the raw value first: a decoded name may hold a comma ("Doe, Jane") that is not a separator.
-    values = [_unfold(v) for name in names for v in _raw_headers(msg, name)]
+    values = [_unfold(v) for name in names for v in headers.get(name.lower(), ())]
     try:
         pairs = email.utils.getaddresses(values)
     except Exception:  # noqa: BLE001
@@ -299,28 +333,29 @@ def parse_mail(raw: bytes) -> ParsedMail:
         raw = raw.replace(b"\r", b"\n")  # old Mac line endings: the parser only knows LF and CRLF
         defects.append("CR-only line endings")
     try:
-        msg = email.message_from_bytes(raw, policy=policy.compat32)
+        msg = _single_part(raw) or email.message_from_bytes(raw, policy=policy.compat32)
     except Exception as exc:  # noqa: BLE001 - compat32 hardly ever raises, but a parser must not
         defects.append(f"unparseable message: {type(exc).__name__}")
         msg = email.message.Message()
         msg.set_payload(raw.decode("utf-8", "replace"))
     defects.extend(type(d).__name__ for d in getattr(msg, "defects", [])[:20])
+    headers = _header_map(msg)
 
-    senders = _addresses(msg, "From")
+    senders = _addresses(headers, "From")
     if not senders:
         defects.append("no usable From address")
     elif len(senders) > 1:
         defects.append("several From addresses: the first is used")
     sender_name, sender_address = senders[0] if senders else ("", "")
-    reply_to = next((a for _, a in _addresses(msg, "Reply-To") if a), "")
+    reply_to = next((a for _, a in _addresses(headers, "Reply-To") if a), "")
     # Only the number of recipients matters; a full address parse of a 500-name Cc list is slow.
-    to_count = sum(_unfold(v).count("@") for name in ("To", "Cc") for v in _raw_headers(msg, name))
+    to_count = sum(_unfold(v).count("@") for name in ("to", "cc") for v in headers.get(name, ()))
 
-    subject = _header(msg, "Subject")
+    subject = _header(headers, "Subject")
     if len(subject) > MAX_HEADER:
         subject = subject[:MAX_HEADER]
         defects.append("Subject cut to 4096 characters")
-    message_ids = _message_ids(_header(msg, "Message-ID"))
+    message_ids = _message_ids(_header(headers, "Message-ID"))
 
     plain: list[str] = []
     html_parts: list[str] = []
@@ -350,7 +385,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
         body = "\n\n".join(html_to_text(h[:MAX_TEXT * 2]) for h in html_parts)
     else:
         body = "\n\n".join(plain)
-    body = body.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if "\r" in body:  # (the checks are cheap; the copies of a 1 MB body are not)
+        body = body.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in body:
+        body = body.replace("\x00", "")
     if len(body) > MAX_TEXT:
         body = body[:MAX_TEXT]
         defects.append(f"body cut to {MAX_TEXT} characters")
@@ -362,14 +400,14 @@ def parse_mail(raw: bytes) -> ParsedMail:
         reply_to=reply_to.strip().lower(),
         to_count=to_count,
         subject=subject,
-        date=_parse_date(_header(msg, "Date"), defects),
+        date=_parse_date(_header(headers, "Date"), defects),
         message_id=message_ids[0] if message_ids else "",
-        in_reply_to=(_message_ids(_header(msg, "In-Reply-To")) or ("",))[0],
-        references=_message_ids(_header(msg, "References")),
-        list_id=_header(msg, "List-Id"),
-        precedence=_header(msg, "Precedence"),
-        list_unsubscribe=_header(msg, "List-Unsubscribe"),
-        auto_submitted=_header(msg, "Auto-Submitted"),
+        in_reply_to=(_message_ids(_header(headers, "In-Reply-To")) or ("",))[0],
+        references=_message_ids(_header(headers, "References")),
+        list_id=_header(headers, "List-Id"),
+        precedence=_header(headers, "Precedence"),
+        list_unsubscribe=_header(headers, "List-Unsubscribe"),
+        auto_submitted=_header(headers, "Auto-Submitted"),
         text=body,
         clean_text=clean,
         html_only=html_only,

@@ -192,6 +192,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str], *, clock: Any = time.time) -> None:
         self.path = Path(path)
         self._clock = clock
+        self._depth = 0
         try:
             if str(path) != ":memory:":
                 _create_private(self.path)
@@ -229,7 +230,26 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work: everything inside commits together or not at all."""
+        """One atomic unit of work: everything inside commits together or not at all.
+
+        Inside another transaction (a worker records a whole batch in one) it is a savepoint: a failure
+        undoes this unit alone, and nothing is durable before the outer transaction commits.
+        """
+        if self._db.in_transaction:
+            self._depth += 1
+            name = f"unit{self._depth}"
+            self._db.execute(f"SAVEPOINT {name}")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute(f"ROLLBACK TO {name}")
+                self._db.execute(f"RELEASE {name}")
+                raise
+            else:
+                self._db.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db

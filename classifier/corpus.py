@@ -11,9 +11,9 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
@@ -21,6 +20,7 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from bot.faq import FaqEntry
 from classifier.corpus import Example
+from classifier.vectorizers import CharNgramTfidf, WordNgramTfidf
 
 C = 10.0
 
@@ -32,8 +32,8 @@ class FaqModel:
         self.ids = tuple(ids)
         self._binarizer = MultiLabelBinarizer(classes=list(self.ids))
         self._features = FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2)),
+            ("words", WordNgramTfidf((1, 2), sublinear_tf=True, strip_accents=True)),
+            ("chars", CharNgramTfidf((3, 5), sublinear_tf=True, min_df=2)),
         ])
         self._model = OneVsRestClassifier(LogisticRegression(C=C, solver="liblinear", class_weight="balanced"))
 

@@ -439,3 +439,49 @@ def test_leads_follow_replies_in_sent_and_answers_in_inbox(imap, daemon_config: 
     assert states["<lead1@deepmind.com>"] == "replied" and states["<lead2@ox.ac.uk>"] == "waiting"
     imap.select_folder("Sent", readonly=True)
     assert all(b"\\Seen" not in f for f in imap.get_flags(imap.search("ALL")).values())
+
+
+def test_connection_kicked_mid_backlog_loses_and_duplicates_nothing(imap, dovecot: Dovecot, daemon_config: Path,
+                                                                     env) -> None:  # type: ignore[no-untyped-def]
+    """Given a backlog of many batches, when the server drops the daemon's session several times while it
+    fetches and APPENDs (both happen on the worker's IMAP lane while it classifies), then the daemon
+    reconnects and ends with every message recorded once and exactly one draft per message that needs one."""
+    messages = _sample_messages()
+    copies = 6
+    for copy in range(copies):
+        imap.multiappend("INBOX", [raw.replace(b"Message-ID: <", f"Message-ID: <k{copy}-".encode(), 1)
+                                   for raw in messages])
+    total = len(messages) * copies
+    proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    kicked_at = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(kicked_at) < 3:
+            count = len(_rows(daemon_config))
+            if count >= total:
+                break
+            if count > (len(kicked_at) + 1) * total // 5:
+                dovecot.doveadm("kick", "test")  # also drops the test's own client: it reconnects below
+                kicked_at.append(count)
+            time.sleep(0.02)
+        while time.monotonic() < deadline:
+            rows = _rows(daemon_config)
+            if len(rows) >= total and all(r["status"] != "classified" or r["label"] not in ANSWERED for r in rows):
+                break
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        stderr = proc.stderr.read() if proc.stderr else ""
+    rows = _rows(daemon_config)
+    assert len(rows) == total and len({r["uid"] for r in rows}) == total
+    # (follow-up drafts for overdue promises in the sample leads are written too while the daemon runs)
+    drafts = [d for d in _drafts(dovecot.client()) if not d["Message-ID"].startswith("<mentorbox.followup.")]
+    replied_to = [d["In-Reply-To"] for d in drafts]
+    assert len(replied_to) == len(set(replied_to)), "a draft was appended twice"
+    assert len(drafts) == sum(1 for r in rows if r["label"] in ANSWERED)
+    assert all(r["status"] == "drafted" for r in rows if r["label"] in ANSWERED)
+    assert kicked_at and kicked_at[0] < total, kicked_at  # it really was cut off mid-way
+    assert stderr.count("retrying in") >= len(kicked_at), stderr
+    print(f"kicked at {kicked_at} of {total} rows")

@@ -120,3 +120,23 @@ def test_a_broken_follow_up_template_is_reported_by_check(tmp_path: Path) -> Non
     (tmp_path / "follow_up.txt.j2").write_text("{{ greeting }}\n{{ promised }}\n")
     problems = Drafter(tmp_path, owner).check()
     assert len(problems) == 1 and "follow_up.txt.j2:2" in problems[0] and "promised" in problems[0]
+
+
+def test_fill_spaces_wraps_as_textwrap_does() -> None:
+    """The fast wrapper gives textwrap's lines (break_long_words=False, break_on_hyphens=False) on random text
+    with runs of spaces, long words, accents and a no-break space (which goes to textwrap itself)."""
+    import random
+    import textwrap
+
+    from bot.drafting import fill_spaces
+
+    rng = random.Random(20261123)
+    for _ in range(20_000):
+        words = ["".join(rng.choice("abcé-ü.,x") for _ in range(rng.choice([1, 3, 8, 20, 90]))) for _ in range(rng.randint(0, 25))]
+        text = "".join(w + " " * rng.choice([1, 1, 2, 5, 80]) for w in words)
+        text = text.rstrip(" ") if rng.random() < 0.5 else text
+        text = " " + text if rng.random() < 0.05 else text
+        text = text.replace("x", "\u00a0") if rng.random() < 0.05 else text
+        width = rng.choice([1, 10, 70, 72])
+        assert fill_spaces(text, width) == textwrap.wrap(text, width=width, break_long_words=False,
+                                                         break_on_hyphens=False), (text, width)

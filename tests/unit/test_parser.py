@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import bot.parser as parser_module
 from bot.htmltext import html_to_text
 from bot.models import ParsedMail
 from bot.parser import MAX_CLEAN, MAX_TEXT, decode_header_value, parse_mail, strip_quotes_and_signature
@@ -290,3 +291,53 @@ def test_parser_never_raises_on_mangled_valid_message(edits: list[tuple[int, int
 def test_valid_fixture_for_mangling_is_valid() -> None:
     mail = parse_mail(_VALID)
     assert mail.sender_name == "Jörg" and mail.subject == "张" and mail.text.strip() == "Grüße"
+
+
+# --------------------------------------------------------------------------- the single-part fast path
+
+
+def _both_ways(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[ParsedMail, ParsedMail]:
+    """parse_mail with the fast path, and with the stdlib parser alone."""
+    fast = parse_mail(raw)
+    with monkeypatch.context() as patched:
+        patched.setattr(parser_module, "_single_part", lambda raw: None)
+        slow = parse_mail(raw)
+    return fast, slow
+
+
+def _awkward_samples() -> list[bytes]:
+    samples = [p.read_bytes() for p in sorted(NASTY.glob("*.eml"))]
+    samples += [_msg("From: a@b\nSubject: x"), _msg("From: a@b\nSubject: x", b""), b"From: a@b\r\n\r\n",
+                b"From: a@b\n\nbody\rwith lone CR\n", b"From: a@b\r\nX\r\n\r\nnot a header line above\r\n",
+                b"From a@b Mon Jan  1 00:00:00 2026\nFrom: a@b\n\nunix from line\n", b"\r\n\r\nno headers",
+                b"From: a@b\r\nContent-Type: MESSAGE/rfc822\r\n\r\nFrom: c@d\r\n\r\ninner\r\n",
+                b"From: a@b\r\nContent-Type: text/plain; charset=latin-1\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                + base64.encodebytes("Grüße aus Köln".encode("latin-1")),
+                b"From: a@b\r\nSubject: folded\r\n  continues\r\n\r\n\r\nbody after two blank lines\r\n"]
+    return samples
+
+
+def test_fast_path_gives_what_the_stdlib_parser_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given simple and awkward mail, the single-part shortcut and the stdlib parser give the same result,
+    and the shortcut is really taken for ordinary mail (so this test compares two different paths)."""
+    samples = _awkward_samples()
+    used = 0
+    for raw in samples:
+        fast, slow = _both_ways(raw, monkeypatch)
+        assert fast == slow, raw[:200]
+        used += parser_module._single_part(raw) is not None
+    assert used >= len(samples) // 2
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.sampled_from(_awkward_samples()),
+       inserts=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
+           [b"\r", b"\n", b"\r\n\r\n", b"\n\n", b" ", b":", b"\xff", b"\x00", b"Content-Type: multipart/mixed\r\n",
+            b"Content-Type: message/rfc822\n", b"=?utf-8?q?x?="])), max_size=6))
+def test_fast_path_agrees_on_mangled_mail(raw: bytes, inserts: list[tuple[int, bytes]],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    data = bytearray(raw)
+    for pos, chunk in inserts:
+        data[min(pos, len(data)):min(pos, len(data))] = chunk
+    fast, slow = _both_ways(bytes(data), monkeypatch)
+    assert fast == slow

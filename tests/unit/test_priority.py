@@ -57,3 +57,24 @@ def test_vip_makes_any_label_a_priority() -> None:
     result = score(mail, Prediction("congratulation", 0.9, {}, ()), vips=("deepmind.com",))
     assert result.priority and result.reasons == ("priority: VIP 'deepmind.com'",)
     assert not score(mail, Prediction("congratulation", 0.9, {}, ())).priority
+
+
+def test_patterns_are_lower_case() -> None:
+    """The signal patterns run without re.I on lower-cased text: an upper-case letter in one would never match."""
+    import re
+
+    import bot.priority as priority
+
+    for name in ("_REFERRAL", "_MEETING", "_DATES", "_SENIOR", "_PERSONAL", "_MASS"):
+        pattern = getattr(priority, name)
+        assert not pattern.flags & re.IGNORECASE
+        assert not re.search(r"(?<!\\)[A-Z]", pattern.pattern), name
+
+
+def test_signals_read_upper_case_mail() -> None:
+    mail = parse_mail(b"From: HR <hr@corp.example>\r\nSubject: Role\r\n\r\nDEAR CANDIDATE, PLEASE SCHEDULE AN "
+                      b"INTERVIEW BEFORE MONDAY. MY MANAGER REFERRED YOU.\r\n")
+    from bot.priority import signals
+
+    values = signals(mail, Prediction("job_lead", 0.9, {}, ()))
+    assert values["mass_wording"] == values["meeting"] == values["referral"] == 1.0 and values["dates"] > 0

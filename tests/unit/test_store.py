@@ -227,3 +227,28 @@ def test_an_alias_after_a_uidvalidity_change_keeps_the_text(tmp_path: Path) -> N
     alias = store.record_alias(MessageKey("default", "INBOX", 99, 7), store.get(row))
     copied = store.get(alias)
     assert (copied["address"], copied["summary"], copied["body"]) == ("a@x", "short", "the new text")
+
+
+def test_a_batch_transaction_keeps_each_unit_atomic(tmp_path: Path) -> None:
+    """Given a worker recording a batch in one transaction, when one message's unit fails, only that unit
+    is undone; nothing is visible to another connection before the batch commits; and a batch that fails
+    as a whole leaves nothing behind."""
+    store, other = Store(tmp_path / "s.sqlite3"), Store(tmp_path / "s.sqlite3")
+    with store.transaction():
+        _record(store)
+        with pytest.raises(RuntimeError):
+            with store.transaction() as db:
+                db.execute("UPDATE messages SET label = 'other'")
+                raise RuntimeError("one message went wrong")
+        _record(store, MessageKey("default", "INBOX", 17, 43), actions=())
+        assert other.find(KEY) is None  # not committed yet
+    assert other.find(KEY)["label"] == "job_lead"
+    assert other.find(MessageKey("default", "INBOX", 17, 43)) is not None
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            _record(store, MessageKey("default", "INBOX", 17, 44))
+            raise RuntimeError("the whole batch failed")
+    assert other.find(MessageKey("default", "INBOX", 17, 44)) is None
+    assert not store._db.in_transaction
+    store.close()
+    other.close()
