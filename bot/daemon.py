@@ -16,6 +16,7 @@ Message-ID in Drafts before appending again, so no draft is ever appended twice.
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import logging
 import re
@@ -125,6 +126,18 @@ def build_services(config: Config, say: Callable[[str], None], *, clock: Callabl
         finally:
             store.close()
     return services
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed after start-up (training the FAQ model, reading the corpus) back to the system.
+
+    glibc keeps freed heap pages for reuse, so a daemon that peaked while starting would show that peak
+    for months; ``malloc_trim`` returns them (measured: about 6 MB). A no-op where there is no glibc.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def draft_message_id(key: MessageKey, owner_address: str) -> str:
@@ -254,6 +267,7 @@ class FolderWorker:
         keys = {uid: MessageKey(self.account.name, self.folder, uidvalidity, uid) for uid in batch}
         todo = [uid for uid in batch if uid in raws and not self._processed(keys[uid])]
         mails = {uid: parse_mail(raws[uid]) for uid in todo}
+        raws.clear()  # the raw bytes are not needed any more: free them before the batch's drafts are built
         predictions = self._predict([mails[uid] for uid in todo])
         topics = self._topics(todo, mails, predictions)
         done, high, notify = 0, 0, False
@@ -280,7 +294,8 @@ class FolderWorker:
         prefix = f"draft:{self.account.name}/{self.folder}/"
         items = [i for i in self.store.due(["draft"], limit=1000)
                  if i.dedup_key.startswith(prefix) and i.state == "pending"]
-        return [self.store.claim(item.id) for item in items]
+        with self.store.transaction():  # one commit for the batch's drafts
+            return [self.store.claim(item.id) for item in items]
 
     def _lane_step(self, mailbox: Mailbox, drafts: list[Any], uids: list[int],
                    ) -> tuple[list[tuple[Any, str, int | None]], dict[int, bytes]]:
@@ -296,9 +311,10 @@ class FolderWorker:
         return appended, mailbox.fetch(uids) if uids else {}
 
     def _drafts_appended(self, appended: list[tuple[Any, str, int | None]]) -> None:
-        for item, folder, uid in appended:
-            self.store.complete(item.id, str(uid or ""), message_status="drafted",
-                                draft_ref=f"{folder}/{uid}" if uid else folder)
+        with self.store.transaction():
+            for item, folder, uid in appended:
+                self.store.complete(item.id, str(uid or ""), message_status="drafted",
+                                    draft_ref=f"{folder}/{uid}" if uid else folder)
 
     def _predict(self, mails: list[ParsedMail]) -> list[Any]:
         if not mails:
@@ -606,6 +622,7 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     if not config.accounts:
         raise MentorboxError("no IMAP account configured: add an [imap] section (see config.example.toml)")
     services = build_services(config, say, clock=clock)
+    release_freed_memory()
     problems = services.drafter.check()
     if problems:  # found now, at start-up, rather than on the first message at 3 a.m.
         raise TemplateError("; ".join(problems) + " (mentorbox check-config shows every problem)")

@@ -31,8 +31,9 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
-CACHE_WORDS = 200_000
-"""Distinct words whose columns are remembered; the memory is dropped and rebuilt when a flood exceeds it."""
+CACHE_WORDS = 50_000
+"""Distinct words whose columns are remembered (about 150 bytes each, so at most some 8 MB per vectorizer);
+the memory is dropped and rebuilt when a flood of new words exceeds it."""
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 """scikit-learn's default word pattern."""
 
@@ -69,7 +70,8 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
     def _counter(self) -> CountVectorizer:
         raise NotImplementedError
 
-    def _doc_columns(self, doc: str, out: list[int]) -> None:
+    def _doc_columns(self, doc: str, out: list[bytes]) -> int:
+        """Append the doc's column numbers (packed int32, repeats allowed) to ``out``; return how many."""
         raise NotImplementedError
 
     def fit(self, docs: Iterable[str], y: Any = None) -> _FastTfidf:
@@ -88,14 +90,13 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
 
     def transform(self, docs: Iterable[str]) -> sparse.csr_matrix:
         """The TF-IDF matrix of ``docs``, the same as ``TfidfVectorizer.transform`` gives."""
-        columns: list[int] = []
+        chunks: list[bytes] = []  # the column numbers, as packed int32
         indptr = [0]
         for doc in docs:
-            self._doc_columns(doc, columns)
-            indptr.append(len(columns))
+            indptr.append(indptr[-1] + self._doc_columns(doc, chunks))
+        columns = np.frombuffer(b"".join(chunks), dtype=np.int32).copy()  # writable: SciPy sorts it in place
         counts = sparse.csr_matrix(
-            (np.ones(len(columns), dtype=self.dtype), np.asarray(columns, dtype=np.int32),
-             np.asarray(indptr, dtype=np.int64)),
+            (np.ones(len(columns), dtype=self.dtype), columns, np.asarray(indptr, dtype=np.int64)),
             shape=(len(indptr) - 1, len(self.vocabulary_)),
         )
         counts.sum_duplicates()  # repeated n-grams become counts, columns sorted as scikit-learn's are
@@ -106,7 +107,7 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
         return self.counter_.get_feature_names_out()
 
     def _reset_cache(self) -> None:
-        self._cache: dict[str, tuple[int, ...]] = {}
+        self._cache: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -137,16 +138,19 @@ class CharNgramTfidf(_FastTfidf):
         return CountVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, min_df=self.min_df,
                                max_df=self.max_df, max_features=self.max_features, dtype=self.dtype)
 
-    def _doc_columns(self, doc: str, out: list[int]) -> None:
+    def _doc_columns(self, doc: str, out: list[bytes]) -> int:
         cache = self._cache
+        start = len(out)
         for word in doc.lower().split():
             hit = cache.get(word)
-            out.extend(self._columns(word) if hit is None else hit)
+            out.append(self._columns(word) if hit is None else hit)
+        return sum(map(len, out[start:])) // 4
 
-    def _columns(self, word: str) -> tuple[int, ...]:
+    def _columns(self, word: str) -> bytes:
         vocabulary = self.vocabulary_
         low, high = self.ngram_range
-        found = tuple(vocabulary[g] for g in char_wb_ngrams(word, low, high) if g in vocabulary)
+        found = np.array([vocabulary[g] for g in char_wb_ngrams(word, low, high) if g in vocabulary],
+                         dtype=np.int32).tobytes()  # packed: a tenth of the memory of a tuple of ints
         with self._lock:
             if len(self._cache) >= CACHE_WORDS:
                 self._cache = {}
@@ -169,12 +173,17 @@ class WordNgramTfidf(_FastTfidf):
         self.max_features = max_features
         self.dtype = dtype
 
+    def _reset_cache(self) -> None:
+        super()._reset_cache()
+        if self.strip_accents:
+            _combining_marks()  # built once per process (60 ms), when the model is loaded, not mid-sync
+
     def _counter(self) -> CountVectorizer:
         return CountVectorizer(ngram_range=self.ngram_range, strip_accents="unicode" if self.strip_accents else None,
                                token_pattern=TOKEN_PATTERN, min_df=self.min_df, max_df=self.max_df,
                                max_features=self.max_features, dtype=self.dtype)
 
-    def _doc_columns(self, doc: str, out: list[int]) -> None:
+    def _doc_columns(self, doc: str, out: list[bytes]) -> int:
         text = doc.lower()
         if self.strip_accents:
             text = strip_accents(text)
@@ -184,7 +193,9 @@ class WordNgramTfidf(_FastTfidf):
         grams: list[str] = tokens if low == 1 else []
         for n in range(max(low, 2), min(high, len(tokens)) + 1):
             grams = grams + [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-        out.extend([c for c in map(get, grams) if c is not None])
+        found = [c for c in map(get, grams) if c is not None]
+        out.append(np.array(found, dtype=np.int32).tobytes())
+        return len(found)
 
 
 _TOKENS = re.compile(TOKEN_PATTERN)
