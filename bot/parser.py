@@ -285,14 +285,16 @@ def _single_part(raw: bytes) -> email.message.Message | None:
     head = text[: end + 1]
     if head.count("\r") != head.count("\r\n"):
         return None  # a lone CR ends a line for the stdlib parser: let it decide
-    if not all(_HEADER_LINE.match(line) for line in head[:-1].split("\n")):
+    lines = head[:-1].split("\n")
+    if not all(_HEADER_LINE.match(line) for line in lines):
         return None
+    if len(lines) > 1 and lines[-1].startswith("From "):
+        return None  # the stdlib parser pushes a last "From " line back into the body
     msg = email.parser.Parser(policy=policy.compat32).parsestr(head, headersonly=True)
     if msg.get_content_maintype() in ("multipart", "message"):
         return None
     msg.set_payload(text[end + (2 if text[end + 1] == "\n" else 3) :])
     return msg
-
 
 
 def _addresses(headers: dict[str, list[str]], *names: str) -> list[tuple[str, str]]:

@@ -313,7 +313,8 @@ def _awkward_samples() -> list[bytes]:
                 b"From: a@b\r\nContent-Type: MESSAGE/rfc822\r\n\r\nFrom: c@d\r\n\r\ninner\r\n",
                 b"From: a@b\r\nContent-Type: text/plain; charset=latin-1\r\nContent-Transfer-Encoding: base64\r\n\r\n"
                 + base64.encodebytes("Grüße aus Köln".encode("latin-1")),
-                b"From: a@b\r\nSubject: folded\r\n  continues\r\n\r\n\r\nbody after two blank lines\r\n"]
+                b"From: a@b\r\nSubject: folded\r\n  continues\r\n\r\n\r\nbody after two blank lines\r\n",
+                b"From: a@b\r\nSubject: x\r\nFrom someone else\r\n\r\nan envelope line last in the header\r\n"]
     return samples
 
 
@@ -333,7 +334,7 @@ def test_fast_path_gives_what_the_stdlib_parser_gives(monkeypatch: pytest.Monkey
 @given(raw=st.sampled_from(_awkward_samples()),
        inserts=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
            [b"\r", b"\n", b"\r\n\r\n", b"\n\n", b" ", b":", b"\xff", b"\x00", b"Content-Type: multipart/mixed\r\n",
-            b"Content-Type: message/rfc822\n", b"=?utf-8?q?x?="])), max_size=6))
+            b"Content-Type: message/rfc822\n", b"=?utf-8?q?x?=", b"\r\nFrom x", b"\nFrom "])), max_size=6))
 def test_fast_path_agrees_on_mangled_mail(raw: bytes, inserts: list[tuple[int, bytes]],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     data = bytearray(raw)
