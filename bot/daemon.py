@@ -291,16 +291,20 @@ class FolderWorker:
     def _claim_drafts(self) -> list[Any]:
         """Claim this folder's pending drafts for the lane (claimed ones a crash left are not taken here:
         they are looked up in Drafts first, by :meth:`_append_drafts` at the end of the sync)."""
-        prefix = f"draft:{self.account.name}/{self.folder}/"
-        items = [i for i in self.store.due(["draft"], limit=1000)
-                 if i.dedup_key.startswith(prefix) and i.state == "pending"]
-        with self.store.transaction():  # one commit for the batch's drafts
+        return self._claim([i for i in self._due_drafts() if i.state == "pending"])
+
+    def _due_drafts(self) -> list[Any]:
+        return self.store.due(["draft"], limit=1000, prefixes=[f"draft:{self.account.name}/{self.folder}/"])
+
+    def _claim(self, items: list[Any]) -> list[Any]:
+        with self.store.transaction():  # one commit for all of them
             return [self.store.claim(item.id) for item in items]
 
     def _lane_step(self, mailbox: Mailbox, drafts: list[Any], uids: list[int],
                    ) -> tuple[list[tuple[Any, str, int | None]], dict[int, bytes]]:
-        """On the lane: APPEND claimed drafts (one MULTIAPPEND per folder), then fetch ``uids``. No store
-        access here (the store connection belongs to the worker's thread): the worker records the result."""
+        """APPEND claimed drafts (one MULTIAPPEND per folder), then fetch ``uids``. Runs on the lane during
+        a sync (and directly for what is left at its end), so no store access here: the store connection
+        belongs to the worker's thread, which records the result."""
         appended: list[tuple[Any, str, int | None]] = []
         by_folder: dict[str, list[Any]] = {}
         for item in drafts:
@@ -408,8 +412,8 @@ class FolderWorker:
     def _file_originals(self, mailbox: Mailbox, uidvalidity: int) -> None:
         """Tag or move originals (only when configured). Both are safe to repeat after a crash: a keyword
         added twice is one keyword, and a message already moved is no longer at its UID."""
-        prefix = (f"tag:{self.account.name}/{self.folder}/", f"move:{self.account.name}/{self.folder}/")
-        items = [i for i in self.store.due(["tag", "move"], limit=1000) if i.dedup_key.startswith(prefix)]
+        where = f"{self.account.name}/{self.folder}/"
+        items = self.store.due(["tag", "move"], limit=1000, prefixes=[f"tag:{where}", f"move:{where}"])
         if not items:
             return
         mailbox.select(self.folder, readonly=False)
@@ -434,8 +438,7 @@ class FolderWorker:
 
     def _append_drafts(self, mailbox: Mailbox) -> None:
         """APPEND pending drafts of this folder; a draft claimed before a crash is looked up first."""
-        prefix = f"draft:{self.account.name}/{self.folder}/"
-        items = [i for i in self.store.due(["draft"], limit=1000) if i.dedup_key.startswith(prefix)]
+        items = self._due_drafts()
         if not items:
             return
         fresh = []
@@ -449,15 +452,8 @@ class FolderWorker:
             fresh.append(item)
         if not fresh:
             return
-        claimed = [self.store.claim(item.id) for item in fresh]
-        by_folder: dict[str, list[Any]] = {}
-        for item in claimed:
-            by_folder.setdefault(str(item.payload.get("folder") or self.drafts_folder), []).append(item)
-        for folder, group in by_folder.items():
-            uids = mailbox.append(folder, [base64.b64decode(i.payload["message"]) for i in group])
-            for item, uid in zip(group, uids):
-                self.store.complete(item.id, str(uid or ""), message_status="drafted",
-                                    draft_ref=f"{folder}/{uid}" if uid else folder)
+        appended, _ = self._lane_step(mailbox, self._claim(fresh), [])  # here, not on the lane: nothing to overlap
+        self._drafts_appended(appended)
         # Re-select the watched folder: find_header may have selected Drafts.
         if mailbox.selected != self.folder:
             mailbox.select(self.folder, readonly=self._readonly)

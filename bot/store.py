@@ -704,13 +704,22 @@ class Store:
         )
         return cur.rowcount == 1
 
-    def due(self, kinds: Sequence[str] | None = None, limit: int = 100) -> list[OutboxItem]:
-        """Actions to run now: pending ones whose time has come, and claimed ones a crash left behind."""
+    def due(self, kinds: Sequence[str] | None = None, limit: int = 100, *,
+            prefixes: Sequence[str] = ()) -> list[OutboxItem]:
+        """Actions to run now: pending ones whose time has come, and claimed ones a crash left behind.
+
+        ``prefixes`` keeps those whose dedup key starts with one of them (one folder's actions), in SQL, so
+        another folder's backlog neither fills ``limit`` nor has its payloads decoded for nothing.
+        """
         query = "SELECT * FROM outbox WHERE state IN ('pending', 'claimed') AND not_before <= ?"
         params: list[Any] = [self._clock()]
         if kinds:
             query += f" AND kind IN ({', '.join('?' * len(kinds))})"
             params.extend(kinds)
+        if prefixes:
+            query += " AND (" + " OR ".join("substr(dedup_key, 1, ?) = ?" for _ in prefixes) + ")"
+            for prefix in prefixes:
+                params += [len(prefix), prefix]
         query += " ORDER BY id LIMIT ?"
         params.append(limit)
         return [self._item(r) for r in self._db.execute(query, params)]

@@ -252,3 +252,17 @@ def test_a_batch_transaction_keeps_each_unit_atomic(tmp_path: Path) -> None:
     assert not store._db.in_transaction
     store.close()
     other.close()
+
+
+def test_due_by_dedup_key_prefix(tmp_path: Path) -> None:
+    """One folder's actions are selected in SQL, so another folder's backlog cannot fill the limit; a prefix
+    with LIKE wildcards in it is taken literally."""
+    store = Store(tmp_path / "s.sqlite3")
+    for uid in range(5):
+        _record(store, MessageKey("a_b", "INBOX", 1, uid), actions=(("draft", f"draft:a_b/INBOX/1/{uid}", {}),))
+    _record(store, MessageKey("axb", "INBOX", 1, 9), actions=(("draft", "draft:axb/INBOX/1/9", {}),))
+    _record(store, MessageKey("c", "Lists", 1, 1), actions=(("tag", "tag:c/Lists/1/1", {}),))
+    assert [i.dedup_key for i in store.due(["draft"], limit=2, prefixes=["draft:axb/INBOX/"])] == ["draft:axb/INBOX/1/9"]
+    assert len(store.due(["draft"], prefixes=["draft:a_b/INBOX/"])) == 5
+    assert [i.kind for i in store.due(prefixes=["draft:axb/", "tag:c/Lists/"])] == ["draft", "tag"]
+    store.close()
