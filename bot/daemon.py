@@ -450,13 +450,13 @@ class FolderWorker:
                     self.store.complete(item.id, str(uid), message_status="drafted", draft_ref=f"{folder}/{uid}")
                     continue
             fresh.append(item)
-        if not fresh:
-            return
-        appended, _ = self._lane_step(mailbox, self._claim(fresh), [])  # here, not on the lane: nothing to overlap
-        self._drafts_appended(appended)
-        # Re-select the watched folder: find_header may have selected Drafts.
+        # Back to the watched folder first: find_header selected Drafts, and the worker IDLEs on whatever
+        # is selected when the sync ends (it used to stay on Drafts when every claimed draft was found).
         if mailbox.selected != self.folder:
             mailbox.select(self.folder, readonly=self._readonly)
+        if fresh:
+            appended, _ = self._lane_step(mailbox, self._claim(fresh), [])  # nothing to overlap here
+            self._drafts_appended(appended)
 
     # ------------------------------------------------------------------ the loop
 

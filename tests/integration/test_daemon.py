@@ -485,3 +485,40 @@ def test_connection_kicked_mid_backlog_loses_and_duplicates_nothing(imap, doveco
     assert kicked_at and kicked_at[0] < total, kicked_at  # it really was cut off mid-way
     assert stderr.count("retrying in") >= len(kicked_at), stderr
     print(f"kicked at {kicked_at} of {total} rows")
+
+
+def _outbox_states(config: Path) -> list[str]:
+    db = sqlite3.connect(f"file:{config.parent / 'state.sqlite3'}?mode=ro", uri=True)
+    try:
+        return [r[0] for r in db.execute("SELECT state FROM outbox WHERE kind = 'draft'")]
+    finally:
+        db.close()
+
+
+def test_after_a_crash_between_append_and_done_it_still_watches_the_inbox(imap, daemon_config: Path,
+                                                                          env) -> None:  # type: ignore[no-untyped-def]
+    """Given a draft that reached Drafts but was left claimed (a crash before it was marked done), when the
+    daemon starts, it finds the draft in Drafts (no second copy) and then goes back to watching INBOX:
+    mail arriving afterwards is triaged while it idles."""
+    imap.append("INBOX", _sample_messages()[0])
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    db = sqlite3.connect(daemon_config.parent / "state.sqlite3")
+    with db:
+        assert db.execute("UPDATE outbox SET state = 'claimed' WHERE kind = 'draft'").rowcount == 1
+    db.close()
+    proc = _start_daemon(daemon_config, env)
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 30 and _outbox_states(daemon_config) != ["done"]:
+            time.sleep(0.1)  # the first sync has found the draft in Drafts
+        time.sleep(1.0)  # and is idling now
+        imap.append("INBOX", b"From: Sam Lee <sam@lab.example>\r\nSubject: Interview\r\nMessage-ID: <after-crash@x>"
+                             b"\r\n\r\nHi Kai, could we schedule an interview for the research engineer role?\r\n")
+        started = time.monotonic()
+        while time.monotonic() - started < 15 and len(_rows(daemon_config)) < 2:
+            time.sleep(0.2)
+        assert [r["message_id"] for r in _rows(daemon_config)][-1] == "<after-crash@x>"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+    assert len(_drafts(imap)) == 2
