@@ -8,6 +8,7 @@ probes a mailbox for ``check-config --connect``. Every lower-level error is tran
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import ssl
@@ -25,6 +26,8 @@ from bot.config import ImapAccount
 from bot.errors import MentorboxError
 from bot.logs import REDACTOR
 from bot.oauth import token_expiry
+
+log = logging.getLogger("mentorbox.imap")
 
 
 class ImapAuthError(MentorboxError):
@@ -59,10 +62,8 @@ def connect(account: ImapAccount) -> imapclient.IMAPClient:
     quiet_imaplib(client)
     try:
         if account.auth == "xoauth2":
-            token = account.oauth2_token.resolve()
-            REDACTOR.add(token.reveal())
-            client.oauth2_login(account.username, token.reveal())
-            client.mentorbox_token_expires = token_expiry(token.reveal())  # type: ignore[attr-defined]
+            token = _oauth2_login(client, account)
+            client.mentorbox_token_expires = token_expiry(token)  # type: ignore[attr-defined]
         else:
             password = account.password.resolve()
             REDACTOR.add(password.reveal())
@@ -80,6 +81,29 @@ def connect(account: ImapAccount) -> imapclient.IMAPClient:
         _close(client)
         raise
     return client
+
+
+def _oauth2_login(client: imapclient.IMAPClient, account: ImapAccount) -> str:
+    """AUTHENTICATE XOAUTH2 with the token the owner's helper gives; returns the token that worked.
+
+    A refused token is asked for once more, right away: a helper that refreshes on demand may have handed out
+    one that expired a moment ago (or the file was being rewritten). Only when the second token is refused
+    too, or is the same one, is it a login failure (and then retried slowly, like a wrong password).
+    """
+    token = account.oauth2_token.resolve().reveal()
+    REDACTOR.add(token)
+    try:
+        client.oauth2_login(account.username, token)
+        return token
+    except LoginError:
+        again = account.oauth2_token.resolve().reveal()
+        REDACTOR.add(again)
+        if again == token:
+            raise
+        log.info("IMAP server %s:%s refused the OAuth2 token; trying the helper's new one", account.host,
+                 account.port)
+        client.oauth2_login(account.username, again)
+        return again
 
 
 def quiet_imaplib(client: imapclient.IMAPClient) -> None:

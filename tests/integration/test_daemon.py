@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE_MBOX
-from tests.dovecot import PASSWORD, Dovecot
+from tests.dovecot import PASSWORD, Dovecot, empty_mailbox, logout_quietly
 from tests.test_cli import _mentorbox, run
 
 ANSWERED = {"congratulation", "advice_request", "phd_offer", "job_lead"}
@@ -26,21 +26,9 @@ ANSWERED = {"congratulation", "advice_request", "phd_offer", "job_lead"}
 def imap(dovecot: Dovecot):  # type: ignore[no-untyped-def]
     """A logged-in client on an emptied mailbox (INBOX, Drafts, Sent empty; other folders removed)."""
     client = dovecot.client()
-    for _flags, _sep, name in sorted(client.list_folders(), key=lambda f: f[2], reverse=True):  # children first
-        if name in ("INBOX", "Drafts", "Sent", "Trash"):
-            client.select_folder(name)
-            uids = client.search("ALL")
-            if uids:
-                client.delete_messages(uids)
-                client.expunge()
-            client.unselect_folder()
-        elif client.folder_exists(name):
-            client.delete_folder(name)
+    empty_mailbox(client)
     yield client
-    try:
-        client.logout()
-    except Exception:  # noqa: BLE001
-        pass
+    logout_quietly(client)
 
 
 @pytest.fixture
