@@ -193,11 +193,12 @@ def logout_quietly(client) -> None:  # type: ignore[no-untyped-def]
         pass
 
 
-def start_dovecot(oauth2_introspection_url: str | None = None) -> Dovecot:
+def start_dovecot(oauth2_introspection_url: str | None = None, extra_conf: str = "") -> Dovecot:
     """Start a server or raise RuntimeError with the reason (never skip: CI must see it).
 
     With ``oauth2_introspection_url`` it also offers AUTH=XOAUTH2 and OAUTHBEARER and asks that URL whether
-    a token is active (see ``tests/oauth_server.py``); password logins work as before.
+    a token is active (see ``tests/oauth_server.py``); password logins work as before. ``extra_conf`` is
+    appended to the config as it is (e.g. an ``imap_capability`` without IDLE).
     """
     if not os.path.exists(DOVECOT):
         raise RuntimeError(
@@ -230,6 +231,7 @@ def start_dovecot(oauth2_introspection_url: str | None = None) -> Dovecot:
                              internal_group=internal_group))
         if oauth2_introspection_url:
             fh.write(OAUTH2_CONF.format(d=d))
+        fh.write(extra_conf)
     if oauth2_introspection_url:
         with open(f"{d}/oauth2.conf.ext", "w") as fh:
             fh.write(OAUTH2_EXT.format(url=oauth2_introspection_url))
