@@ -188,6 +188,51 @@ def test_idle_picks_up_new_mail_and_sigterm_exits_cleanly(imap, daemon_config: P
     assert "mentorbox stopped" in stderr
 
 
+def test_sigterm_mid_backlog_exits_cleanly_and_the_next_run_goes_on(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM while a backlog of many batches is being triaged: exit 0 within 10 s with what was recorded
+    kept; the next run triages the rest, each message once, one draft each."""
+    total = _append_backlog(imap, "t")
+    proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_rows(daemon_config)) < total // 4:
+        time.sleep(0.02)
+    stopped = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(15)
+    took = time.monotonic() - stopped
+    stderr = proc.stderr.read() if proc.stderr else ""
+    at_stop = len(_rows(daemon_config))
+    assert code == 0 and took < 10, (code, took, stderr)
+    assert "mentorbox stopped" in stderr and "Traceback" not in stderr
+    assert 0 < at_stop < total, at_stop  # it really was stopped mid-way
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
+    print(f"stopped at {at_stop} of {total} rows, in {took:.2f} s")
+
+
+def _append_backlog(imap, tag: str, copies: int = 6) -> int:  # type: ignore[no-untyped-def]
+    """Copies of the sample mail with distinct Message-IDs, several batches' worth; how many there are."""
+    messages = _sample_messages()
+    for copy in range(copies):
+        imap.multiappend("INBOX", [raw.replace(b"Message-ID: <", f"Message-ID: <{tag}{copy}-".encode(), 1)
+                                   for raw in messages])
+    return len(messages) * copies
+
+
+def _assert_once_each_with_one_draft(config: Path, client, total: int) -> None:  # type: ignore[no-untyped-def]
+    """Every message recorded once, and exactly one reply draft per message that deserves one (follow-up
+    drafts for overdue promises in the sample leads are written too while the daemon runs: not counted)."""
+    rows = _rows(config)
+    assert len(rows) == total and len({r["uid"] for r in rows}) == total
+    drafts = [d for d in _drafts(client) if not d["Message-ID"].startswith("<mentorbox.followup.")]
+    replied_to = [d["In-Reply-To"] for d in drafts]
+    assert len(replied_to) == len(set(replied_to)), "a draft was appended twice"
+    assert len(drafts) == sum(1 for r in rows if r["label"] in ANSWERED)
+    assert all(r["status"] == "drafted" for r in rows if r["label"] in ANSWERED)
+
+
 def _start_daemon(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     """Start ``mentorbox run`` and wait until it has synced once (its folder state exists)."""
     proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(config)], env=env, stdout=subprocess.DEVNULL,
@@ -434,12 +479,7 @@ def test_connection_kicked_mid_backlog_loses_and_duplicates_nothing(imap, doveco
     """Given a backlog of many batches, when the server drops the daemon's session several times while it
     fetches and APPENDs (both happen on the worker's IMAP lane while it classifies), then the daemon
     reconnects and ends with every message recorded once and exactly one draft per message that needs one."""
-    messages = _sample_messages()
-    copies = 6
-    for copy in range(copies):
-        imap.multiappend("INBOX", [raw.replace(b"Message-ID: <", f"Message-ID: <k{copy}-".encode(), 1)
-                                   for raw in messages])
-    total = len(messages) * copies
+    total = _append_backlog(imap, "k")
     proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     kicked_at = []
@@ -462,14 +502,7 @@ def test_connection_kicked_mid_backlog_loses_and_duplicates_nothing(imap, doveco
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
         stderr = proc.stderr.read() if proc.stderr else ""
-    rows = _rows(daemon_config)
-    assert len(rows) == total and len({r["uid"] for r in rows}) == total
-    # (follow-up drafts for overdue promises in the sample leads are written too while the daemon runs)
-    drafts = [d for d in _drafts(dovecot.client()) if not d["Message-ID"].startswith("<mentorbox.followup.")]
-    replied_to = [d["In-Reply-To"] for d in drafts]
-    assert len(replied_to) == len(set(replied_to)), "a draft was appended twice"
-    assert len(drafts) == sum(1 for r in rows if r["label"] in ANSWERED)
-    assert all(r["status"] == "drafted" for r in rows if r["label"] in ANSWERED)
+    _assert_once_each_with_one_draft(daemon_config, dovecot.client(), total)
     assert kicked_at and kicked_at[0] < total, kicked_at  # it really was cut off mid-way
     assert stderr.count("retrying in") >= len(kicked_at), stderr
     print(f"kicked at {kicked_at} of {total} rows")
