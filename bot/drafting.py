@@ -236,6 +236,12 @@ def _header_line(name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode("ascii")
 
 
+def reply_address(mail: ParsedMail) -> str:
+    """Where a reply goes: the Reply-To address, else the From address; "" when the mail gives neither (then
+    there is nobody to draft a reply to)."""
+    return mail.reply_to or mail.sender_address
+
+
 def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | None = None,
                 now: datetime | None = None) -> bytes:
     """The draft as RFC 5322 bytes: threaded to ``mail``, addressed to its Reply-To or From, original quoted.
@@ -247,7 +253,7 @@ def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | 
     if owner.address:
         headers.append(("From", formataddr((owner.name, owner.address), charset="utf-8") if owner.name
                         else owner.address))
-    to = mail.reply_to or mail.sender_address
+    to = reply_address(mail)
     if to:
         name = mail.sender_name if not mail.reply_to else ""
         headers.append(("To", formataddr((name, to), charset="utf-8") if name else to))

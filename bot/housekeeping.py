@@ -17,7 +17,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from bot.config import Config
-from bot.drafting import Drafter, Owner, build_reply, render_follow_up
+from bot.drafting import Drafter, Owner, build_reply, render_follow_up, reply_address
 from bot.errors import TemplateError
 from bot.followups import dedup_key, due_nudges
 from bot.models import ParsedMail
@@ -105,7 +105,8 @@ class Housekeeping:
             row = self.store.get(nudge.message_row)
             if row is None:
                 continue
-            if nudge.kind == "promise" and self.config.followups.follow_up_drafts and self.config.drafts.enabled:
+            if (nudge.kind == "promise" and self.config.followups.follow_up_drafts and self.config.drafts.enabled
+                    and reply_address(_mail_from_row(row))):
                 try:
                     actions.append(self._follow_up_draft(row))
                 except TemplateError as exc:  # the nudge still goes out; the owner writes the follow-up

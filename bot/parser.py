@@ -344,12 +344,15 @@ def parse_mail(raw: bytes) -> ParsedMail:
     headers = _header_map(msg)
 
     senders = _addresses(headers, "From")
-    if not senders:
-        defects.append("no usable From address")
-    elif len(senders) > 1:
+    if len(senders) > 1:
         defects.append("several From addresses: the first is used")
     sender_name, sender_address = senders[0] if senders else ("", "")
-    reply_to = next((a for _, a in _addresses(headers, "Reply-To") if a), "")
+    if sender_address and "@" not in sender_address:
+        # "From: Kai's Biggest Fan" is a name without an address; the stdlib takes its first word for one
+        sender_name, sender_address = sender_name or " ".join(_header(headers, "From").split()), ""
+    if not sender_address:
+        defects.append("no usable From address")
+    reply_to = next((a for _, a in _addresses(headers, "Reply-To") if "@" in a), "")
     # Only the number of recipients matters; a full address parse of a 500-name Cc list is slow.
     to_count = sum(_unfold(v).count("@") for name in ("to", "cc") for v in headers.get(name, ()))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.drafting import Drafter
+from bot.drafting import Drafter, reply_address
 from bot.faq import FaqMatch, FaqMatcher
 from bot.models import LEAD_LABELS, Decision, ParsedMail, Prediction
 from bot.priority import score
@@ -70,7 +70,9 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
         if prediction.label == "advice_request" and not matches:
             reasons.append("no FAQ entry matches: the draft needs your personal answer")
     draft = None
-    if drafter is not None and prediction.label in policy.draft_labels:
+    if drafter is not None and prediction.label in policy.draft_labels and not reply_address(mail):
+        reasons.append("no address to reply to: no draft")
+    elif drafter is not None and prediction.label in policy.draft_labels:
         answers = [
             {"id": m.id, "title": matcher.entries[m.id].title, "answer": matcher.entries[m.id].answer,
              "question": m.sentence}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_MBOX
+from tests.conftest import NASTY, SAMPLE_MBOX
 from tests.dovecot import PASSWORD, Dovecot, empty_mailbox, logout_quietly
 from tests.test_cli import _mentorbox, run
 
@@ -106,6 +106,30 @@ def test_run_once_triages_everything_once_and_drafts_threaded_replies(imap, daem
     again = run("run", "--once", "--config", str(daemon_config), env=env)
     assert again.returncode == 0, again.stderr
     assert len(_drafts(imap)) == len(drafts) and len(_rows(daemon_config)) == len(messages)
+
+
+def test_a_mailbox_of_broken_mail_is_triaged_whole_with_sane_drafts(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """Every hand-made broken message (tests/fixtures/nasty) through the real daemon and Dovecot: each one is
+    recorded and none fails, and every draft goes to an address and is threaded when the original has a
+    Message-ID. Mail with no address to reply to gets no draft."""
+    originals = sorted(NASTY.glob("*.eml"))
+    for path in originals:
+        imap.append("INBOX", path.read_bytes())
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    rows = _rows(daemon_config)
+    assert len(rows) == len(originals)
+    assert [r["status"] for r in rows if r["status"] not in ("drafted", "classified")] == []
+    drafts = _drafts(imap)
+    assert len(drafts) == sum(1 for r in rows if r["status"] == "drafted") > len(originals) // 2
+    for draft in drafts:
+        assert "@" in str(draft["To"]), draft["To"]
+    threaded = {str(d["In-Reply-To"]) for d in drafts if d["In-Reply-To"]}
+    with_id = {r["message_id"] for r in rows if r["status"] == "drafted" and r["message_id"]}
+    assert threaded == with_id
+    anonymous = [r for r in rows if r["message_id"] in ("<nasty-23@example.org>", "<nasty-25@example.org>")]
+    assert len(anonymous) == 2 and all(r["status"] == "classified" for r in anonymous)
 
 
 def test_uidvalidity_change_resyncs_by_message_id(imap, dovecot: Dovecot, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]

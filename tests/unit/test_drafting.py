@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.drafting import Drafter, Owner, build_reply, reply_subject, shipped_templates_dir, wrap_text
+from bot.models import Prediction
 from bot.names import first_name
 from bot.parser import parse_mail
+from bot.triage import TriagePolicy, decide
 
 OWNER = Owner("Kai Andersen", "kai@andersen.dk", "Kai")
 ORIGINAL = (
@@ -82,6 +84,17 @@ def test_reply_is_threaded_and_addressed_to_reply_to() -> None:
     assert b"\r\nIn-Reply-To: <orig@uni.example>\r\n" in raw
     _, _, encoded_body = raw.partition(b"\r\n\r\n")
     assert all(len(line) <= 72 for line in encoded_body.decode("utf-8").splitlines())
+
+
+def test_no_draft_when_the_mail_gives_no_address_to_reply_to() -> None:
+    """A message from "Kai's Biggest Fan" (no address) is triaged, but a draft to nobody would be noise."""
+    drafter = Drafter(shipped_templates_dir(), OWNER)
+    prediction = Prediction("congratulation", 0.95, {"congratulation": 0.95}, ())
+    anonymous = parse_mail(b"From: Kai's Biggest Fan\r\nSubject: you rock\r\n\r\nCongratulations on the paper!\r\n")
+    decision = decide(anonymous, prediction, TriagePolicy(), drafter)
+    assert decision.label == "congratulation" and decision.draft is None
+    assert "no address to reply to: no draft" in decision.reasons
+    assert decide(parse_mail(ORIGINAL), prediction, TriagePolicy(), drafter).draft  # with an address: a draft
 
 
 def test_broken_template_is_reported_with_file_and_line(tmp_path: Path) -> None:

@@ -198,6 +198,22 @@ def test_nasty_sample_parses(path: Path) -> None:
     assert "\x00" not in mail.text
 
 
+@pytest.mark.parametrize("name, sender_name", [
+    ("23_from_no_address", "Kai's Biggest Fan"),  # a display name alone: the stdlib takes "Kai's" for an address
+    ("25_from_empty", ""),
+    ("01_no_headers", ""),
+])
+def test_a_from_without_an_address_keeps_the_name_and_no_address(name: str, sender_name: str) -> None:
+    mail = parse_mail((NASTY / f"{name}.eml").read_bytes())
+    assert (mail.sender_name, mail.sender_address, mail.reply_to) == (sender_name, "", "")
+    assert "no usable From address" in mail.defects
+
+
+def test_a_reply_to_without_an_address_is_ignored() -> None:
+    mail = parse_mail(b"From: Ana Lima <ana@example.pt>\r\nReply-To: Ana's team\r\nSubject: hi\r\n\r\nHello\r\n")
+    assert (mail.sender_address, mail.reply_to) == ("ana@example.pt", "")
+
+
 def test_generated_huge_samples_parse(tmp_path: Path) -> None:
     """The 3 MB body and the 2 MB single line are generated at test time (too big to commit)."""
     sys.path.insert(0, str(NASTY))
