@@ -269,6 +269,7 @@ class FolderWorker:
         mails = {uid: parse_mail(raws[uid]) for uid in todo}
         raws.clear()  # the raw bytes are not needed any more: free them before the batch's drafts are built
         predictions = self._predict([mails[uid] for uid in todo])
+        predicted = dict(zip(todo, predictions))  # empty when the batch call failed: one at a time below
         topics = self._topics(todo, mails, predictions)
         done, high, notify = 0, 0, False
         with self.store.transaction():
@@ -276,8 +277,7 @@ class FolderWorker:
                 if self.stop.is_set():
                     break
                 if uid in mails:
-                    prediction = predictions[todo.index(uid)] if predictions else None
-                    notify = self._handle(keys[uid], mails[uid], prediction, topics.get(uid)) or notify
+                    notify = self._handle(keys[uid], mails[uid], predicted.get(uid), topics.get(uid)) or notify
                     done += 1
                 high = uid
             if advance and high:

@@ -105,10 +105,11 @@ class Housekeeping:
             row = self.store.get(nudge.message_row)
             if row is None:
                 continue
-            if (nudge.kind == "promise" and self.config.followups.follow_up_drafts and self.config.drafts.enabled
-                    and reply_address(_mail_from_row(row))):
+            if nudge.kind == "promise" and self.config.followups.follow_up_drafts and self.config.drafts.enabled:
                 try:
-                    actions.append(self._follow_up_draft(row))
+                    draft = self._follow_up_draft(row)
+                    if draft is not None:
+                        actions.append(draft)
                 except TemplateError as exc:  # the nudge still goes out; the owner writes the follow-up
                     log.error("no follow-up draft for message %d: %s", nudge.message_row, exc)
             new = self.store.enqueue_many(nudge.message_row, actions)
@@ -118,9 +119,12 @@ class Housekeeping:
             added += new
         return added
 
-    def _follow_up_draft(self, row: Any) -> tuple[str, str, dict[str, Any]]:
-        key = MessageKey(row["account"], row["folder"], row["uidvalidity"], row["uid"])
+    def _follow_up_draft(self, row: Any) -> tuple[str, str, dict[str, Any]] | None:
+        """The follow-up draft's outbox action; None when the message gave no address to write to."""
         mail = _mail_from_row(row)
+        if not reply_address(mail):
+            return None
+        key = MessageKey(row["account"], row["folder"], row["uidvalidity"], row["uid"])
         promises = extract_promises(mail.clean_text, mail.date.date()) if mail.date else []
         text = render_follow_up(self.drafter, mail, promise=promises[0].sentence if promises else "",
                                 original_date=mail.date.strftime("%d %B %Y") if mail.date else "earlier")
