@@ -42,6 +42,7 @@ from bot.errors import MentorboxError, TemplateError
 from bot.faq import FaqMatcher, load_faq
 from bot.health import Health
 from bot.imap_source import (
+    AppendRefused,
     ImapAuthError,
     ImapConnectError,
     Mailbox,
@@ -65,6 +66,19 @@ AUTH_RETRY = (300.0, 3600.0)
 """Back-off bounds after an authentication failure: slow, so a wrong password does not lock the account."""
 NET_RETRY = (1.0, 300.0)
 """Back-off bounds after a network failure (exponential, with jitter)."""
+DRAFT_RETRY = 600.0
+"""Seconds before drafts the server refused (over quota, folder gone) are offered again. They never expire:
+a draft waits as long as the mailbox stays full."""
+
+
+@dataclass
+class LaneResult:
+    """What one lane step did: drafts stored (with their UID when the server says it), drafts the server
+    refused (with its reason), and the messages fetched."""
+
+    appended: list[tuple[Any, str, int | None]] = field(default_factory=list)
+    refused: list[tuple[Any, str]] = field(default_factory=list)
+    fetched: dict[int, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -252,14 +266,14 @@ class FolderWorker:
                     break
                 done += self._triage_batch(uidvalidity, batch, raws, advance=advance)
                 drafts = self._claim_drafts()
-                appended, raws = job.result()  # the drafts of the last batch are in Drafts; the next batch is here
-                self._drafts_appended(appended)
+                step = job.result()  # the drafts of the last batch are in Drafts; the next batch is here
+                self._drafts_stored(step)
+                raws = step.fetched
                 later = batches[n + 2] if n + 2 < len(batches) and not self.stop.is_set() else []
                 job = lane.submit(self._lane_step, mailbox, drafts, later)
                 if progress:
                     progress(min((n + 1) * size, len(uids)), len(uids))
-            appended, _ = job.result()
-            self._drafts_appended(appended)
+            self._drafts_stored(job.result())
         return done
 
     def _triage_batch(self, uidvalidity: int, batch: list[int], raws: dict[int, bytes], *, advance: bool) -> int:
@@ -300,25 +314,41 @@ class FolderWorker:
         with self.store.transaction():  # one commit for all of them
             return [self.store.claim(item.id) for item in items]
 
-    def _lane_step(self, mailbox: Mailbox, drafts: list[Any], uids: list[int],
-                   ) -> tuple[list[tuple[Any, str, int | None]], dict[int, bytes]]:
+    def _lane_step(self, mailbox: Mailbox, drafts: list[Any], uids: list[int]) -> LaneResult:
         """APPEND claimed drafts (one MULTIAPPEND per folder), then fetch ``uids``. Runs on the lane during
         a sync (and directly for what is left at its end), so no store access here: the store connection
         belongs to the worker's thread, which records the result."""
-        appended: list[tuple[Any, str, int | None]] = []
+        result = LaneResult()
         by_folder: dict[str, list[Any]] = {}
         for item in drafts:
             by_folder.setdefault(str(item.payload.get("folder") or self.drafts_folder), []).append(item)
         for folder, group in by_folder.items():
-            got = mailbox.append(folder, [base64.b64decode(i.payload["message"]) for i in group])
-            appended += [(item, folder, uid) for item, uid in zip(group, got)]
-        return appended, mailbox.fetch(uids) if uids else {}
+            try:
+                got = mailbox.append(folder, [base64.b64decode(i.payload["message"]) for i in group])
+            except AppendRefused as exc:  # the connection is fine: keep fetching, the drafts wait
+                got = exc.stored
+                result.refused += [(item, exc.reason) for item in group[len(got):]]
+            result.appended += [(item, folder, uid) for item, uid in zip(group, got)]
+        if uids:
+            result.fetched = mailbox.fetch(uids)
+        return result
 
-    def _drafts_appended(self, appended: list[tuple[Any, str, int | None]]) -> None:
+    def _drafts_stored(self, step: LaneResult) -> None:
+        """Record what the lane stored (done, with its UID) and what the server refused (pending again in
+        :data:`DRAFT_RETRY` seconds; the owner hears of it through the health report)."""
         with self.store.transaction():
-            for item, folder, uid in appended:
+            for item, folder, uid in step.appended:
                 self.store.complete(item.id, str(uid or ""), message_status="drafted",
                                     draft_ref=f"{folder}/{uid}" if uid else folder)
+            for item, reason in step.refused:
+                self.store.retry_later(item.id, reason, DRAFT_RETRY)
+        if step.refused:
+            reason = step.refused[-1][1]
+            log.warning("the server refused %d draft(s), kept to try again in %d minutes: %s", len(step.refused),
+                        DRAFT_RETRY // 60, reason, extra={"account": self.account.name, "folder": self.folder})
+            self.services.health.drafts_refused(self.where, reason)
+        elif step.appended:
+            self.services.health.drafts_refused(self.where, "")
 
     def _predict(self, mails: list[ParsedMail]) -> list[Any]:
         if not mails:
@@ -455,8 +485,7 @@ class FolderWorker:
         if mailbox.selected != self.folder:
             mailbox.select(self.folder, readonly=self._readonly)
         if fresh:
-            appended, _ = self._lane_step(mailbox, self._claim(fresh), [])  # nothing to overlap here
-            self._drafts_appended(appended)
+            self._drafts_stored(self._lane_step(mailbox, self._claim(fresh), []))  # nothing to overlap here
 
     # ------------------------------------------------------------------ the loop
 

@@ -31,6 +31,8 @@ class FolderHealth:
     """Messages that failed in a row (reset by any message that succeeds)."""
     token_expires: float | None = None
     """Expiry of the OAuth access token used for the last login, when it could be read."""
+    drafts_refused: str = ""
+    """The server's reason while it refuses to store drafts (over quota, say); empty once it takes them."""
 
 
 @dataclass
@@ -80,6 +82,11 @@ class Health:
         if self.folders.get(where, FolderHealth(0)).failing_messages:
             self._update(where, failing_messages=0)
 
+    def drafts_refused(self, where: str, reason: str) -> None:
+        """The server refused drafts for ``where`` (``reason`` in its words), or took them again (``""``)."""
+        if self.folders.get(where, FolderHealth(0)).drafts_refused != reason:
+            self._update(where, drafts_refused=reason)
+
     def token_expiry(self, where: str, expires: float | None) -> None:
         """The OAuth token used for the last login expires at ``expires``."""
         self._update(where, token_expires=expires)
@@ -117,6 +124,9 @@ def evaluate(snapshot: Mapping[str, FolderHealth], now: float, *, stale_minutes:
         if h.failing_messages >= failing_messages:
             problems.append(Problem(f"failing:{where}", f"{where}: {h.failing_messages} messages in a row could "
                                                         f"not be processed (mentorbox status lists them)"))
+        if h.drafts_refused:
+            problems.append(Problem(f"drafts:{where}", f"{where}: the server refuses new drafts ({h.drafts_refused});"
+                                                       f" they are kept and offered again every few minutes"))
         if h.token_expires is not None and h.token_expires - now < token_warning_minutes * 60:
             left = h.token_expires - now
             problems.append(Problem(f"token:{where}", f"{where}: the OAuth access token "

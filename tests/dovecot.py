@@ -18,7 +18,10 @@ import ssl
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
@@ -191,6 +194,17 @@ def logout_quietly(client) -> None:  # type: ignore[no-untyped-def]
         client.logout()
     except Exception:  # noqa: BLE001
         pass
+
+
+@contextmanager
+def clean_client(server: Dovecot) -> Iterator[Any]:
+    """A logged-in client of the test user on an emptied mailbox, logged out (quietly) afterwards."""
+    client = server.client()
+    empty_mailbox(client)
+    try:
+        yield client
+    finally:
+        logout_quietly(client)
 
 
 def start_dovecot(oauth2_introspection_url: str | None = None, extra_conf: str = "") -> Dovecot:

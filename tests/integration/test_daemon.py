@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NASTY, SAMPLE_MBOX
-from tests.dovecot import PASSWORD, Dovecot, empty_mailbox, logout_quietly
+from tests.dovecot import PASSWORD, Dovecot, clean_client
 from tests.test_cli import _mentorbox, run
 
 ANSWERED = {"congratulation", "advice_request", "phd_offer", "job_lead"}
@@ -25,10 +25,8 @@ ANSWERED = {"congratulation", "advice_request", "phd_offer", "job_lead"}
 @pytest.fixture
 def imap(dovecot: Dovecot):  # type: ignore[no-untyped-def]
     """A logged-in client on an emptied mailbox (INBOX, Drafts, Sent empty; other folders removed)."""
-    client = dovecot.client()
-    empty_mailbox(client)
-    yield client
-    logout_quietly(client)
+    with clean_client(dovecot) as client:
+        yield client
 
 
 @pytest.fixture

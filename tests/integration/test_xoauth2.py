@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dovecot import PASSWORD, Dovecot, empty_mailbox, logout_quietly, start_dovecot
+from tests.dovecot import PASSWORD, Dovecot, clean_client, start_dovecot
 from tests.integration.test_daemon import _drafts, _rows, _sample_messages
 from tests.oauth_server import IntrospectionServer
 from tests.test_cli import _mentorbox, run
@@ -51,10 +51,8 @@ def mailbox(oauth: tuple[Dovecot, IntrospectionServer]):  # type: ignore[no-unty
     """The password client of the test user, on an emptied mailbox."""
     server, endpoint = oauth
     endpoint.forget()
-    client = server.client()
-    empty_mailbox(client)
-    yield client
-    logout_quietly(client)
+    with clean_client(server) as client:
+        yield client
 
 
 @pytest.fixture

@@ -54,6 +54,19 @@ def test_watchdog_rules() -> None:
     assert keys == {"auth:a/INBOX", "failing:a/INBOX", "token:a/INBOX"}
 
 
+def test_refused_drafts_are_a_problem_until_the_server_takes_them_again() -> None:
+    health = Health(clock=lambda: 0.0)
+    health.register("a/INBOX")
+    health.drafts_refused("a/INBOX", "[OVERQUOTA] Quota exceeded (mailbox for user is full)")
+    problems = evaluate(health.snapshot(), 1, stale_minutes=30)
+    assert [p.key for p in problems] == ["drafts:a/INBOX"]
+    assert "refuses new drafts ([OVERQUOTA] Quota exceeded" in problems[0].text and "kept" in problems[0].text
+    health.sync_ok("a/INBOX")  # a good sync does not hide drafts that still cannot be stored
+    assert [p.key for p in evaluate(health.snapshot(), 1, stale_minutes=30)] == ["drafts:a/INBOX"]
+    health.drafts_refused("a/INBOX", "")
+    assert evaluate(health.snapshot(), 1, stale_minutes=30) == []
+
+
 def test_transitions_announce_once_and_on_recovery() -> None:
     h = {"a/INBOX": FolderHealth(started=0, error="x", error_kind="auth")}
     problems = evaluate(h, 1, stale_minutes=30)

@@ -1,0 +1,148 @@
+"""A server that refuses drafts (a full mailbox) against the real daemon: nothing is lost or marked done.
+
+Dovecot's quota plugin (count backend, a limit on the number of messages) answers a MULTIAPPEND that would
+go over the limit with ``NO [OVERQUOTA]`` and stores none of it, as a full Gmail or Exchange mailbox does.
+imapclient returns that NO instead of raising it, so before this test the daemon took it for success and
+marked every refused draft as drafted: the drafts were gone for good.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config
+from bot.imap_source import AppendRefused, Mailbox
+from tests.dovecot import PASSWORD, Dovecot, clean_client, start_dovecot
+from tests.imap_proxy import RecordingProxy
+from tests.integration.test_daemon import ANSWERED, _drafts, _rows, _sample_messages
+from tests.integration.test_waiting import NO_IDLE, _imap_section
+from tests.test_cli import run
+
+LIMIT = 50
+"""Messages the user may keep: the 48 sample messages fit, the drafts for them do not."""
+
+QUOTA = f"""
+mail_plugins = $mail_plugins quota
+plugin {{
+  quota = count:User quota
+  quota_vsizes = yes
+  quota_rule = *:messages={LIMIT}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def full() -> Iterator[Dovecot]:
+    server = start_dovecot(extra_conf=QUOTA)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def imap(full: Dovecot):  # type: ignore[no-untyped-def]
+    with clean_client(full) as client:
+        yield client
+
+
+def _outbox(config: Path) -> list[sqlite3.Row]:
+    db = sqlite3.connect(f"file:{config.parent / 'state.sqlite3'}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return list(db.execute("SELECT * FROM outbox WHERE kind = 'draft' ORDER BY id"))
+    finally:
+        db.close()
+
+
+def test_drafts_refused_over_quota_wait_and_arrive_once_when_there_is_room(  # type: ignore[no-untyped-def]
+        imap, full: Dovecot, config_file: Path, isolated_env: dict[str, str]) -> None:
+    config_file.write_text(
+        config_file.read_text()
+        + f'\n[imap]\nhost = "localhost"\nport = {full.tls_port}\nusername = "test"\n'
+          f'password_env = "MBX_TEST_PW"\nca_file = "{full.ca_file}"\nbatch_size = 20\n'
+    )
+    env = {**isolated_env, "MBX_TEST_PW": PASSWORD}
+    messages = _sample_messages()
+    assert len(messages) < LIMIT
+    imap.multiappend("INBOX", messages)
+
+    # The mailbox is full: triage goes on, every draft is refused, none is stored or marked done.
+    first = run("run", "--once", "--config", str(config_file), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "Traceback" not in first.stderr
+    assert "the server refused" in first.stderr and "OVERQUOTA" in first.stderr
+    rows = _rows(config_file)
+    assert len(rows) == len(messages) and not [r for r in rows if r["status"] == "failed"]
+    deserving = [r for r in rows if r["label"] in ANSWERED]
+    assert len(deserving) > 30 and _drafts(imap) == []
+    assert all(r["status"] == "classified" for r in deserving), "a refused draft was marked as drafted"
+    waiting = _outbox(config_file)
+    assert len(waiting) == len(deserving)
+    assert {w["state"] for w in waiting} == {"pending"}
+    assert all("OVERQUOTA" in w["last_error"] and w["not_before"] > time.time() + 300 for w in waiting)
+
+    # Run again at once: the refused drafts are not offered again before their time (no hammering).
+    again = run("run", "--once", "--config", str(config_file), env=env)
+    assert again.returncode == 0, again.stderr
+    assert "the server refused" not in again.stderr and _drafts(imap) == []
+
+    # The owner makes room; ten minutes pass (the retry time is moved, not waited for).
+    imap.select_folder("INBOX")
+    imap.delete_messages(imap.search("ALL")[: len(messages) - 5])
+    imap.expunge()
+    db = sqlite3.connect(config_file.parent / "state.sqlite3")
+    with db:
+        db.execute("UPDATE outbox SET not_before = 0 WHERE kind = 'draft'")
+    db.close()
+
+    last = run("run", "--once", "--config", str(config_file), env=env)
+    assert last.returncode == 0, last.stderr
+    drafts = _drafts(imap)
+    assert sorted(str(d["In-Reply-To"]) for d in drafts) == sorted(r["message_id"] for r in deserving)
+    assert {r["status"] for r in _rows(config_file) if r["label"] in ANSWERED} == {"drafted"}
+    assert {w["state"] for w in _outbox(config_file)} == {"done"}
+
+
+@pytest.fixture(scope="module")
+def no_literal_plus() -> Iterator[Dovecot]:
+    server = start_dovecot(extra_conf=f"imap_capability = {NO_IDLE.replace('LITERAL+ ', '')} IDLE\n")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("literal_plus", [True, False])
+def test_append_is_one_command_and_a_refusal_is_an_error(request, config_file: Path, literal_plus: bool,  # type: ignore[no-untyped-def]
+                                                         monkeypatch) -> None:
+    """On the wire through a relay: with LITERAL+ the drafts go out as one APPEND with non-synchronizing
+    literals; without it (a server that does not offer it), imapclient's MULTIAPPEND waits for each "+".
+    Either way the UIDs come back, and a NO raises :class:`AppendRefused` instead of passing for success."""
+    server = request.getfixturevalue("full" if literal_plus else "no_literal_plus")
+    monkeypatch.setenv("MBX_TEST_PW", PASSWORD)
+    relay = RecordingProxy("127.0.0.1", server.port)
+    config_file.write_text(config_file.read_text() + _imap_section(relay.port))
+    with clean_client(server) as client:
+        mailbox = Mailbox(load_config(config_file).accounts[0])
+        assert ("LITERAL+" in mailbox.capabilities) == literal_plus
+        drafts = [f"From: kai@andersen.dk\r\nSubject: Re: {i}\r\n\r\nThank you.\r\n".encode() for i in range(3)]
+        uids = mailbox.append("Drafts", drafts)
+        client.select_folder("Drafts", readonly=True)
+        assert uids == sorted(client.search("ALL")) and len(uids) == 3
+        with pytest.raises(AppendRefused, match="TRYCREATE"):
+            mailbox.append("No such folder", drafts)
+        assert mailbox.append("Drafts", drafts[:1]) == [uids[-1] + 1], "the connection is still good"
+        mailbox.close()
+    sent = relay.sent()
+    assert relay.commands().count("APPEND") == 3
+    # 3 + 3 + 1 literals; without LITERAL+ the server refuses the second APPEND at its first literal, and
+    # nothing more of it is sent.
+    assert sent.count(b"+}\r\n") == (7 if literal_plus else 0)
+    assert sent.count(b"}\r\n") == (7 if literal_plus else 5)
+    relay.close()
