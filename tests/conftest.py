@@ -53,8 +53,5 @@ def dovecot() -> Iterator[object]:
     sys.path.insert(0, str(ROOT / "tests"))
     from tests.dovecot import start_dovecot
 
-    server = start_dovecot()
-    try:
+    with start_dovecot() as server:
         yield server
-    finally:
-        server.stop()

@@ -162,6 +162,12 @@ class Dovecot:
         c.login(user, PASSWORD)
         return c
 
+    def __enter__(self) -> Dovecot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)

@@ -38,11 +38,8 @@ plugin {{
 
 @pytest.fixture(scope="module")
 def full() -> Iterator[Dovecot]:
-    server = start_dovecot(extra_conf=QUOTA)
-    try:
+    with start_dovecot(extra_conf=QUOTA) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -111,11 +108,8 @@ def test_drafts_refused_over_quota_wait_and_arrive_once_when_there_is_room(  # t
 
 @pytest.fixture(scope="module")
 def no_literal_plus() -> Iterator[Dovecot]:
-    server = start_dovecot(extra_conf=f"imap_capability = {NO_IDLE.replace('LITERAL+ ', '')} IDLE\n")
-    try:
+    with start_dovecot(extra_conf=f"imap_capability = {NO_IDLE.replace('LITERAL+ ', '')} IDLE\n") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("literal_plus", [True, False])

@@ -37,11 +37,8 @@ POLL = 5  # the smallest imap.poll_seconds the config accepts
 
 @pytest.fixture(scope="module")
 def no_idle() -> Iterator[Dovecot]:
-    server = start_dovecot(extra_conf=f"imap_capability = {NO_IDLE}\n")
-    try:
+    with start_dovecot(extra_conf=f"imap_capability = {NO_IDLE}\n") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
