@@ -81,6 +81,19 @@ class LaneResult:
     fetched: dict[int, bytes] = field(default_factory=dict)
 
 
+class FetchFailed(ImapConnectError):
+    """Fetching ``uids`` failed. A message the server cannot deliver (a damaged file on its disk; Dovecot
+    then ends the session, Gmail answers NO) would fail its whole batch at every attempt and hold up every
+    later message, so the worker fetches such a batch again one message at a time and gives the culprit
+    its bounded attempts like any message that fails."""
+
+    def __init__(self, message: str, uids: Sequence[int]) -> None:
+        super().__init__(message)
+        self.uids = list(uids)
+        self.uidvalidity: int | None = None
+        """Set by the sync that was fetching (the lane's fetch does not know it)."""
+
+
 @dataclass
 class Services:
     """What workers share: the model (hot-swapped on retrain), triage policy, drafter and FAQ matcher, and
@@ -177,6 +190,8 @@ class FolderWorker:
         self.last_error = ""
         self.where = f"{account.name}/{folder}"
         self.kicked = services.kicks.setdefault(self.where, threading.Event())
+        self.suspects: set[int] = set()
+        """UIDs of a batch whose fetch failed: fetched one at a time until a sync gets through."""
 
     # ------------------------------------------------------------------ one pass
 
@@ -191,9 +206,7 @@ class FolderWorker:
         state = self.store.folder_state(self.account.name, self.folder)
         if backfill_since is not None:
             last = state[1] if state and state[0] == uidvalidity else uidnext - 1
-            candidates = [u for u in mailbox.uids_since(backfill_since) if u <= last]
-            uids = [u for u in candidates if not self._processed(MessageKey(self.account.name, self.folder,
-                                                                              uidvalidity, u))]
+            uids = [u for u in mailbox.uids_since(backfill_since) if u <= last]
             done = self._process(mailbox, uidvalidity, uids, advance=False, progress=progress)
             self._perform_outbox(mailbox, uidvalidity)
             return done
@@ -217,10 +230,6 @@ class FolderWorker:
         self.healthy, self.last_error = True, ""
         self.services.health.sync_ok(self.where)
         return done
-
-    def _processed(self, key: MessageKey) -> bool:
-        row = self.store.find(key)
-        return row is not None and (row["status"] != "failed" or row["attempts"] >= MAX_ATTEMPTS)
 
     def _retries(self, uidvalidity: int, exclude: set[int]) -> list[int]:
         """Messages that failed before and may be tried again."""
@@ -253,13 +262,26 @@ class FolderWorker:
         *n+1*. Every draft handed to the lane is claimed first, and marked done only once the server has it:
         a crash in between leaves it claimed, and the next start looks for it in Drafts before appending.
         """
-        size = self.account.batch_size
-        batches = [list(uids[i : i + size]) for i in range(0, len(uids), size)]
+        settled = self.store.settled_uids(self.account.name, self.folder, uidvalidity, uids, MAX_ATTEMPTS)
+        uids = [u for u in uids if u not in settled]
+        batches = self._batches(uids)
         if not batches:
+            self.suspects.clear()
             return 0
-        done = 0
+        try:
+            done = self._process_batches(mailbox, uidvalidity, batches, advance=advance, progress=progress)
+        except FetchFailed as exc:
+            exc.uidvalidity = uidvalidity
+            raise
+        if not self.stop.is_set():
+            self.suspects.clear()  # every batch got through
+        return done
+
+    def _process_batches(self, mailbox: Mailbox, uidvalidity: int, batches: list[list[int]], *, advance: bool,
+                         progress: Callable[[int, int], None] | None) -> int:
+        done, total = 0, sum(len(b) for b in batches)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-lane") as lane:
-            raws = mailbox.fetch(batches[0])
+            raws = self._fetch(mailbox, batches[0])
             job = lane.submit(self._lane_step, mailbox, [], batches[1] if len(batches) > 1 else [])
             for n, batch in enumerate(batches):
                 if self.stop.is_set():
@@ -272,14 +294,59 @@ class FolderWorker:
                 later = batches[n + 2] if n + 2 < len(batches) and not self.stop.is_set() else []
                 job = lane.submit(self._lane_step, mailbox, drafts, later)
                 if progress:
-                    progress(min((n + 1) * size, len(uids)), len(uids))
+                    progress(sum(len(b) for b in batches[: n + 1]), total)
             self._drafts_stored(job.result())
         return done
+
+    def _batches(self, uids: Sequence[int]) -> list[list[int]]:
+        """``uids`` in order, in batches of ``batch_size``; a suspect (see :class:`FetchFailed`) is a batch of
+        its own. Order matters: the folder's high-water mark follows the batches."""
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for uid in uids:
+            if uid in self.suspects:
+                batches += [current, [uid]] if current else [[uid]]
+                current = []
+                continue
+            current.append(uid)
+            if len(current) == self.account.batch_size:
+                batches.append(current)
+                current = []
+        return batches + [current] if current else batches
+
+    def _fetch(self, mailbox: Mailbox, uids: list[int]) -> dict[int, bytes]:
+        try:
+            return mailbox.fetch(uids)
+        except ImapConnectError as exc:
+            raise FetchFailed(str(exc), uids) from None
+
+    def fetch_failed(self, exc: FetchFailed) -> bool:
+        """Narrow down a failed fetch: a batch becomes suspects, fetched alone next time; a message that
+        failed alone is recorded as failed (after :data:`MAX_ATTEMPTS` it is left alone). Returns whether
+        this was progress, so the caller may reconnect at once instead of backing off."""
+        if len(exc.uids) > 1:
+            fresh = set(exc.uids) - self.suspects
+            if fresh:
+                self.suspects |= fresh
+                log.warning("%s; reconnecting to fetch those %d message(s) one at a time, in case one of them is"
+                            " the cause", exc, len(exc.uids), extra={"account": self.account.name, "folder": self.folder})
+            return bool(fresh)
+        if exc.uidvalidity is None:
+            return False
+        uid = exc.uids[0]
+        key = MessageKey(self.account.name, self.folder, exc.uidvalidity, uid)
+        attempts = self.store.record_failure(key, f"the server could not deliver it: {exc}")
+        self.services.health.message_failed(self.where)
+        log.error("message could not be fetched (attempt %d of %d): %s", attempts, MAX_ATTEMPTS, exc,
+                  extra={"account": key.account, "folder": key.folder, "uid": uid})
+        if attempts >= MAX_ATTEMPTS:
+            self.suspects.discard(uid)
+        return True
 
     def _triage_batch(self, uidvalidity: int, batch: list[int], raws: dict[int, bytes], *, advance: bool) -> int:
         """Parse, classify and record one fetched batch, in one store transaction with the high-water mark."""
         keys = {uid: MessageKey(self.account.name, self.folder, uidvalidity, uid) for uid in batch}
-        todo = [uid for uid in batch if uid in raws and not self._processed(keys[uid])]
+        todo = [uid for uid in batch if uid in raws]  # (settled ones were left out before the fetch)
         mails = {uid: parse_mail(raws[uid]) for uid in todo}
         raws.clear()  # the raw bytes are not needed any more: free them before the batch's drafts are built
         predictions = self._predict([mails[uid] for uid in todo])
@@ -330,7 +397,7 @@ class FolderWorker:
                 result.refused += [(item, exc.reason) for item in group[len(got):]]
             result.appended += [(item, folder, uid) for item, uid in zip(group, got)]
         if uids:
-            result.fetched = mailbox.fetch(uids)
+            result.fetched = self._fetch(mailbox, uids)
         return result
 
     def _drafts_stored(self, step: LaneResult) -> None:
@@ -530,6 +597,8 @@ class FolderWorker:
                     return False
                 self._sleep(auth.next())
             except ImapConnectError as exc:
+                if isinstance(exc, FetchFailed) and self.fetch_failed(exc):
+                    continue  # narrowed down (a bounded number of times): reconnect at once, even with --once
                 self._failed(str(exc), where, level=logging.WARNING,
                              kind="idle" if getattr(exc, "during_idle", False) else "network")
                 if once:

@@ -463,6 +463,20 @@ class Store:
             )
         return int(cur.lastrowid or 0)
 
+    def settled_uids(self, account: str, folder: str, uidvalidity: int, uids: Sequence[int],
+                     max_attempts: int) -> set[int]:
+        """Which of ``uids`` need no more work: processed, or failed ``max_attempts`` times (one query; the
+        range keeps it to the UIDs asked about, not the whole folder's history)."""
+        if not uids:
+            return set()
+        rows = self._db.execute(
+            "SELECT uid FROM messages WHERE account = ? AND folder = ? AND uidvalidity = ? AND uid BETWEEN ? AND ?"
+            " AND (status != 'failed' OR attempts >= ?)",
+            (account, folder, uidvalidity, min(uids), max(uids), max_attempts),
+        )
+        wanted = set(uids)
+        return {int(r["uid"]) for r in rows if int(r["uid"]) in wanted}
+
     def failed_uids(self, account: str, folder: str, uidvalidity: int, max_attempts: int) -> list[int]:
         """UIDs whose processing failed fewer than ``max_attempts`` times (to be tried again)."""
         rows = self._db.execute(

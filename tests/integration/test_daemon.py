@@ -13,35 +13,11 @@ import time
 from email import policy
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import NASTY, SAMPLE_MBOX
-from tests.dovecot import PASSWORD, Dovecot, clean_client
+from tests.dovecot import Dovecot
 from tests.test_cli import _mentorbox, run
 
 ANSWERED = {"congratulation", "advice_request", "phd_offer", "job_lead"}
-
-
-@pytest.fixture
-def imap(dovecot: Dovecot):  # type: ignore[no-untyped-def]
-    """A logged-in client on an emptied mailbox (INBOX, Drafts, Sent empty; other folders removed)."""
-    with clean_client(dovecot) as client:
-        yield client
-
-
-@pytest.fixture
-def daemon_config(config_file: Path, dovecot: Dovecot) -> Path:
-    config_file.write_text(
-        config_file.read_text()
-        + f'\n[imap]\nhost = "localhost"\nport = {dovecot.tls_port}\nusername = "test"\n'
-          f'password_env = "MBX_TEST_PW"\nca_file = "{dovecot.ca_file}"\nbatch_size = 20\n'
-    )
-    return config_file
-
-
-@pytest.fixture
-def env(isolated_env: dict[str, str]) -> dict[str, str]:
-    return {**isolated_env, "MBX_TEST_PW": PASSWORD}
 
 
 def _sample_messages() -> list[bytes]:
@@ -526,7 +502,8 @@ def test_connection_kicked_mid_backlog_loses_and_duplicates_nothing(imap, doveco
         stderr = proc.stderr.read() if proc.stderr else ""
     _assert_once_each_with_one_draft(daemon_config, dovecot.client(), total)
     assert kicked_at and kicked_at[0] < total, kicked_at  # it really was cut off mid-way
-    assert stderr.count("retrying in") >= len(kicked_at), stderr
+    # A kick while fetching makes that batch's messages suspects, fetched one at a time after reconnecting.
+    assert stderr.count("retrying in") + stderr.count("one at a time") >= len(kicked_at), stderr
     print(f"kicked at {kicked_at} of {total} rows")
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from bot.config import parse_config
 from bot.imap_source import Mailbox
 from tests.dovecot import PASSWORD, Dovecot
-from tests.integration.test_daemon import imap  # noqa: F401 - the emptied-mailbox fixture
 
 RAW = b"From: a@example.org\r\nSubject: hello\r\nMessage-ID: <race@example.org>\r\n\r\nHi\r\n"
 

@@ -25,7 +25,6 @@ from bot.store import Store
 from bot.telegram_bot import TelegramOptions
 from tests.dovecot import PASSWORD, Dovecot
 from tests.fake_bot_api import TOKEN, FakeBotApi
-from tests.integration.test_daemon import imap  # noqa: F401 - the emptied-mailbox fixture
 from tests.integration.test_telegram import OWNER, STRANGER, buttons
 
 DAY = 86_400

@@ -108,6 +108,18 @@ def test_failures_count_attempts(tmp_path: Path) -> None:
     assert (row["status"], row["error"], row["attempts"]) == ("failed", "boom again", 2)
 
 
+def test_settled_uids_are_processed_or_out_of_attempts(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    _record(store, KEY, ())  # uid 42: processed
+    store.record_failure(MessageKey("default", "INBOX", 17, 43), "boom")  # one attempt: still to do
+    for _ in range(3):
+        store.record_failure(MessageKey("default", "INBOX", 17, 44), "boom")  # out of attempts
+    _record(store, MessageKey("default", "INBOX", 18, 45), ())  # another UIDVALIDITY
+    assert store.settled_uids("default", "INBOX", 17, [41, 42, 43, 44, 45, 46], 3) == {42, 44}
+    assert store.settled_uids("default", "INBOX", 17, [43], 3) == set()
+    assert store.settled_uids("default", "INBOX", 17, [], 3) == set()
+
+
 def test_uidvalidity_is_part_of_the_key(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     a = _record(store, KEY, ())
