@@ -329,7 +329,8 @@ class FolderWorker:
             if fresh:
                 self.suspects |= fresh
                 log.warning("%s; reconnecting to fetch those %d message(s) one at a time, in case one of them is"
-                            " the cause", exc, len(exc.uids), extra={"account": self.account.name, "folder": self.folder})
+                            " the cause", exc, len(exc.uids),
+                            extra={"account": self.account.name, "folder": self.folder})
             return bool(fresh)
         if exc.uidvalidity is None:
             return False

@@ -395,9 +395,10 @@ class Mailbox:
         name = self.client._normalise_folder(folder)  # noqa: SLF001 - imapclient's quoting and modified UTF-7
         tag = imap._new_tag()  # noqa: SLF001
         flag_list = b"(" + b" ".join(flags) + b")"
+        close = b"+}\r\n" if literal_plus else b"}\r\n"
         pending = [tag, b" APPEND ", name.encode("utf-8") if isinstance(name, str) else name]
         for message in messages:
-            pending += [b" ", flag_list, b" {", str(len(message)).encode("ascii"), b"+}\r\n" if literal_plus else b"}\r\n"]
+            pending += [b" ", flag_list, b" {", str(len(message)).encode("ascii"), close]
             if not literal_plus:  # wait for the server's "+" before the literal, or for its refusal
                 imap.send(b"".join(pending))
                 pending = []
