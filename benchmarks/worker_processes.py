@@ -95,7 +95,7 @@ def process_with_pool(pool: ProcessPoolExecutor):  # type: ignore[no-untyped-def
             for n, batch in enumerate(batches):
                 results = jobs[n].result()
                 if appending is not None:
-                    self._drafts_appended(appending.result())
+                    self._drafts_stored(appending.result())
                 with self.store.transaction():
                     for uid, mail, decision, actions in results:
                         self.store.record_decision(
@@ -105,9 +105,9 @@ def process_with_pool(pool: ProcessPoolExecutor):  # type: ignore[no-untyped-def
                         done += 1
                     self.store.set_folder_state(self.account.name, self.folder, uidvalidity, batch[-1])
                 drafts = self._claim_drafts()
-                appending = lane.submit(lambda d=drafts: self._lane_step(mailbox, d, [])[0])
+                appending = lane.submit(self._lane_step, mailbox, drafts, [])
             if appending is not None:
-                self._drafts_appended(appending.result())
+                self._drafts_stored(appending.result())
         return done
 
     return process

@@ -265,9 +265,6 @@ class FolderWorker:
         settled = self.store.settled_uids(self.account.name, self.folder, uidvalidity, uids, MAX_ATTEMPTS)
         uids = [u for u in uids if u not in settled]
         batches = self._batches(uids)
-        if not batches:
-            self.suspects.clear()
-            return 0
         try:
             done = self._process_batches(mailbox, uidvalidity, batches, advance=advance, progress=progress)
         except FetchFailed as exc:
@@ -279,7 +276,9 @@ class FolderWorker:
 
     def _process_batches(self, mailbox: Mailbox, uidvalidity: int, batches: list[list[int]], *, advance: bool,
                          progress: Callable[[int, int], None] | None) -> int:
-        done, total = 0, sum(len(b) for b in batches)
+        if not batches:
+            return 0
+        done, fed, total = 0, 0, sum(len(b) for b in batches)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-lane") as lane:
             raws = self._fetch(mailbox, batches[0])
             job = lane.submit(self._lane_step, mailbox, [], batches[1] if len(batches) > 1 else [])
@@ -293,8 +292,9 @@ class FolderWorker:
                 raws = step.fetched
                 later = batches[n + 2] if n + 2 < len(batches) and not self.stop.is_set() else []
                 job = lane.submit(self._lane_step, mailbox, drafts, later)
+                fed += len(batch)
                 if progress:
-                    progress(sum(len(b) for b in batches[: n + 1]), total)
+                    progress(fed, total)
             self._drafts_stored(job.result())
         return done
 
@@ -320,7 +320,7 @@ class FolderWorker:
         except ImapConnectError as exc:
             raise FetchFailed(str(exc), uids) from None
 
-    def fetch_failed(self, exc: FetchFailed) -> bool:
+    def _fetch_failed(self, exc: FetchFailed) -> bool:
         """Narrow down a failed fetch: a batch becomes suspects, fetched alone next time; a message that
         failed alone is recorded as failed (after :data:`MAX_ATTEMPTS` it is left alone). Returns whether
         this was progress, so the caller may reconnect at once instead of backing off."""
@@ -598,7 +598,7 @@ class FolderWorker:
                     return False
                 self._sleep(auth.next())
             except ImapConnectError as exc:
-                if isinstance(exc, FetchFailed) and self.fetch_failed(exc):
+                if isinstance(exc, FetchFailed) and self._fetch_failed(exc):
                     continue  # narrowed down (a bounded number of times): reconnect at once, even with --once
                 self._failed(str(exc), where, level=logging.WARNING,
                              kind="idle" if getattr(exc, "during_idle", False) else "network")

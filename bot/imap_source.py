@@ -402,9 +402,8 @@ class Mailbox:
             if not literal_plus:  # wait for the server's "+" before the literal, or for its refusal
                 imap.send(b"".join(pending))
                 pending = []
-                while imap._get_response() is not None:  # noqa: SLF001 - None is the continuation
-                    if imap.tagged_commands.get(tag):
-                        break
+                while not imap.tagged_commands.get(tag) and imap._get_response() is not None:  # noqa: SLF001
+                    pass  # untagged responses; None is the continuation
                 if imap.tagged_commands.get(tag):
                     break
             pending.append(message)

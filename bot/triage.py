@@ -70,15 +70,16 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
         if prediction.label == "advice_request" and not matches:
             reasons.append("no FAQ entry matches: the draft needs your personal answer")
     draft = None
-    if drafter is not None and prediction.label in policy.draft_labels and not reply_address(mail):
-        reasons.append("no address to reply to: no draft")
-    elif drafter is not None and prediction.label in policy.draft_labels:
-        answers = [
-            {"id": m.id, "title": matcher.entries[m.id].title, "answer": matcher.entries[m.id].answer,
-             "question": m.sentence}
-            for m in matches
-        ] if matcher is not None else []
-        draft = drafter.render(mail, prediction.label, answers)
+    if drafter is not None and prediction.label in policy.draft_labels:
+        if not reply_address(mail):
+            reasons.append("no address to reply to: no draft")
+        else:
+            answers = [
+                {"id": m.id, "title": matcher.entries[m.id].title, "answer": matcher.entries[m.id].answer,
+                 "question": m.sentence}
+                for m in matches
+            ] if matcher is not None else []
+            draft = drafter.render(mail, prediction.label, answers)
     return Decision(
         label=prediction.label,
         confidence=round(prediction.confidence, 4),

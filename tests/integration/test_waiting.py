@@ -19,7 +19,7 @@ import pytest
 
 import bot.daemon
 from bot.config import load_config
-from tests.dovecot import Dovecot, empty_mailbox, logout_quietly, start_dovecot
+from tests.dovecot import Dovecot, clean_client, start_dovecot
 from tests.imap_proxy import RecordingProxy
 from tests.integration.test_daemon import _rows
 from tests.test_cli import _mentorbox
@@ -39,6 +39,12 @@ POLL = 5  # the smallest imap.poll_seconds the config accepts
 def no_idle() -> Iterator[Dovecot]:
     with start_dovecot(extra_conf=f"imap_capability = {NO_IDLE}\n") as server:
         yield server
+
+
+@pytest.fixture
+def no_idle_imap(no_idle: Dovecot):  # type: ignore[no-untyped-def]
+    with clean_client(no_idle) as client:
+        yield client
 
 
 @pytest.fixture
@@ -67,12 +73,11 @@ def _wait_for(predicate, seconds: float) -> float:  # type: ignore[no-untyped-de
     return time.monotonic() - started
 
 
-def test_idle_is_renewed_with_a_noop_and_still_hears_new_mail(dovecot: Dovecot, config_file: Path,  # type: ignore[no-untyped-def]
+def test_idle_is_renewed_with_a_noop_and_still_hears_new_mail(dovecot: Dovecot, imap, config_file: Path,  # type: ignore[no-untyped-def]
                                                               monkeypatch) -> None:
     monkeypatch.setattr(bot.daemon, "IDLE_RENEW", 2.0)  # 25 minutes in real life (Dovecot ends IDLE at 30)
     monkeypatch.setenv("MBX_TEST_PW", "secret")
-    client = dovecot.client()
-    empty_mailbox(client)
+    client = imap
     relay = RecordingProxy("127.0.0.1", dovecot.port)
     config_file.write_text(config_file.read_text() + _imap_section(relay.port))
     stop = threading.Event()
@@ -89,7 +94,6 @@ def test_idle_is_renewed_with_a_noop_and_still_hears_new_mail(dovecot: Dovecot, 
         stop.set()
         daemon.join(15)
         relay.close()
-        logout_quietly(client)
     assert codes == [0]
     commands = relay.commands()
     waits = [c for c in commands if c in ("IDLE", "NOOP")]
@@ -97,10 +101,9 @@ def test_idle_is_renewed_with_a_noop_and_still_hears_new_mail(dovecot: Dovecot, 
     assert relay.connections() == 1, "renewing must not reconnect"
 
 
-def test_without_idle_the_daemon_polls_and_picks_up_new_mail(no_idle: Dovecot, proxy: RecordingProxy,  # type: ignore[no-untyped-def]
+def test_without_idle_the_daemon_polls_and_picks_up_new_mail(no_idle_imap, proxy: RecordingProxy,  # type: ignore[no-untyped-def]
                                                              config_file: Path, isolated_env) -> None:
-    client = no_idle.client()
-    empty_mailbox(client)
+    client = no_idle_imap
     assert b"IDLE" not in client.capabilities()
     config_file.write_text(config_file.read_text() + _imap_section(proxy.port, poll_seconds=POLL))
     env = {**isolated_env, "MBX_TEST_PW": "secret"}
@@ -117,7 +120,6 @@ def test_without_idle_the_daemon_polls_and_picks_up_new_mail(no_idle: Dovecot, p
     finally:
         proc.send_signal(signal.SIGTERM)
         stderr = proc.communicate(timeout=15)[1]
-        logout_quietly(client)
     assert proc.returncode == 0, stderr
     commands = proxy.commands()
     assert "IDLE" not in commands, commands
