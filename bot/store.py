@@ -181,9 +181,31 @@ class OutboxItem:
 def _create_private(path: Path) -> None:
     """Create the database file 0600 before SQLite opens it, so it never exists world-readable."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
+    if path.exists():
+        return
+    try:
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
-        os.close(fd)
+    except FileExistsError:
+        return  # another thread or process of ours created it between the check and the open
+    os.close(fd)
+
+
+def _use_wal(db: sqlite3.Connection, *, patience: float = 30.0) -> None:
+    """Switch the database to WAL, waiting out a connection that is switching it at the same moment.
+
+    SQLite answers "database is locked" at once here, without calling the busy handler, when another
+    connection holds the lock the switch needs: that happens when the daemon's threads open a new store
+    together.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class Store:
@@ -201,7 +223,7 @@ class Store:
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
             if str(path) != ":memory:":
-                self._db.execute("PRAGMA journal_mode = WAL")
+                _use_wal(self._db)
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.Error as exc:

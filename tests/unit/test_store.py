@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,29 @@ def test_file_is_private_and_wal(tmp_path: Path) -> None:
     assert store.schema_version == SCHEMA_VERSION
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
+
+
+def test_threads_opening_a_new_store_together_all_succeed(tmp_path: Path) -> None:
+    """The daemon's threads open their own Store at start-up; the first two may race to create the file."""
+    errors: list[BaseException] = []
+    for attempt in range(30):
+        path = tmp_path / f"race{attempt}.sqlite3"
+        gate = threading.Barrier(6)
+
+        def open_store() -> None:
+            gate.wait()
+            try:
+                Store(path).close()
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert errors == []
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
