@@ -42,6 +42,7 @@ from bot.errors import MentorboxError, TemplateError
 from bot.faq import FaqMatcher, load_faq
 from bot.health import Health
 from bot.imap_source import (
+    ActionRefused,
     AppendRefused,
     ImapAuthError,
     ImapConnectError,
@@ -69,6 +70,12 @@ NET_RETRY = (1.0, 300.0)
 DRAFT_RETRY = 600.0
 """Seconds before drafts the server refused (over quota, folder gone) are offered again. They never expire:
 a draft waits as long as the mailbox stays full."""
+
+FILING_RETRY = 600.0
+"""Seconds before a tag or move the server refused is tried again."""
+FILING_ATTEMPTS = 3
+"""Tries of a refused tag or move before it is left as failed: the original simply stays where it is."""
+
 
 
 @dataclass
@@ -515,18 +522,36 @@ class FolderWorker:
         if not items:
             return
         mailbox.select(self.folder, readonly=False)
+        refused: dict[str, str] = {}  # target -> the server's reason, so a refused folder is asked about once
+        done = 0
         for item in items:
             self.store.claim(item.id)
             uid = int(item.payload["uid"])
             if int(item.payload["uidvalidity"]) != uidvalidity:
                 self.store.complete(item.id, "skipped: UIDVALIDITY changed")
                 continue
-            if item.kind == "tag":
-                mailbox.add_keyword([uid], item.payload["keyword"])
-                self.store.complete(item.id, item.payload["keyword"])
-            else:
-                mailbox.move([uid], item.payload["folder"])
-                self.store.complete(item.id, item.payload["folder"])
+            target = item.payload["keyword"] if item.kind == "tag" else item.payload["folder"]
+            try:
+                if target in refused:
+                    raise ActionRefused(item.kind, refused[target])
+                if item.kind == "tag":
+                    mailbox.add_keyword([uid], target)
+                else:
+                    mailbox.move([uid], target)
+            except ActionRefused as exc:  # the connection is fine: the rest of the folder's work goes on
+                refused.setdefault(target, exc.reason)
+                self.store.retry_later(item.id, exc.reason, FILING_RETRY, max_attempts=FILING_ATTEMPTS)
+                continue
+            self.store.complete(item.id, target)
+            done += 1
+        for target, reason in refused.items():
+            log.warning("the server refused to file messages under %r (tried again in %d minutes, %d times at "
+                        "most): %s", target, FILING_RETRY // 60, FILING_ATTEMPTS, reason,
+                        extra={"account": self.account.name, "folder": self.folder})
+        if refused:
+            self.services.health.filing_refused(self.where, next(iter(refused.values())))
+        elif done:
+            self.services.health.filing_refused(self.where, "")
 
     def _perform_outbox(self, mailbox: Mailbox, uidvalidity: int) -> None:
         """Perform this folder's pending actions: drafts first, then keywords and moves of originals."""

@@ -33,6 +33,9 @@ class FolderHealth:
     """Expiry of the OAuth access token used for the last login, when it could be read."""
     drafts_refused: str = ""
     """The server's reason while it refuses to store drafts (over quota, say); empty once it takes them."""
+    filing_refused: str = ""
+    """The server's reason while it refuses to tag or move originals (a folder name it will not create, say);
+    empty once a tag or move goes through."""
 
 
 @dataclass
@@ -87,6 +90,11 @@ class Health:
         if self.folders.get(where, FolderHealth(0)).drafts_refused != reason:
             self._update(where, drafts_refused=reason)
 
+    def filing_refused(self, where: str, reason: str) -> None:
+        """The server refused to tag or move an original of ``where``, or did one again (``""``)."""
+        if self.folders.get(where, FolderHealth(0)).filing_refused != reason:
+            self._update(where, filing_refused=reason)
+
     def token_expiry(self, where: str, expires: float | None) -> None:
         """The OAuth token used for the last login expires at ``expires``."""
         self._update(where, token_expires=expires)
@@ -127,6 +135,10 @@ def evaluate(snapshot: Mapping[str, FolderHealth], now: float, *, stale_minutes:
         if h.drafts_refused:
             problems.append(Problem(f"drafts:{where}", f"{where}: the server refuses new drafts ({h.drafts_refused});"
                                                        f" they are kept and offered again every few minutes"))
+        if h.filing_refused:
+            problems.append(Problem(f"filing:{where}", f"{where}: the server refuses to tag or move messages "
+                                                       f"({h.filing_refused}); they stay where they are and are "
+                                                       f"tried again a few times: check imap.move_to_folders"))
         if h.token_expires is not None and h.token_expires - now < token_warning_minutes * 60:
             left = h.token_expires - now
             problems.append(Problem(f"token:{where}", f"{where}: the OAuth access token "

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 import imapclient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from imapclient.imapclient import DRAFTS, SENT
 
 from bot.config import ImapAccount
@@ -48,6 +48,19 @@ class AppendRefused(MentorboxError):
     def __init__(self, folder: str, reason: str, stored: list[int | None]) -> None:
         super().__init__(f"the server refused to store drafts in {folder!r}: {reason}")
         self.folder, self.reason, self.stored = folder, reason, stored
+
+
+class ActionRefused(MentorboxError):
+    """The server answered NO (or BAD) to tagging or moving an original; the connection is fine.
+
+    A folder name the server will not create, a keyword it will not store, a folder the owner may not write
+    to: reconnecting mends none of these, so the action is retried later a bounded number of times and the
+    rest of the folder's work goes on.
+    """
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"the server refused to {what}: {reason}")
+        self.what, self.reason = what, reason
 
 
 def ssl_context(account: ImapAccount) -> ssl.SSLContext:
@@ -414,16 +427,21 @@ class Mailbox:
         return str(typ), b" ".join(d for d in data if isinstance(d, bytes))
 
     def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
-        """Tag originals with a keyword (only when ``tag_with_keywords`` is on; needs a read-write select)."""
-        with self._guard("store keyword"):
+        """Tag originals with a keyword (only when ``tag_with_keywords`` is on; needs a read-write select).
+
+        Raises :class:`ActionRefused` when the server answers NO, :class:`ImapConnectError` on a broken link.
+        """
+        with self._guard("store keyword"), _refusal(f"tag messages with {keyword!r}"):
             self.client.add_flags(list(uids), [keyword.encode()], silent=True)
 
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move originals to ``folder`` (created if missing): MOVE, or COPY + delete where MOVE is missing.
 
-        Only ever called when the owner configured ``move_to_folders``.
+        Only ever called when the owner configured ``move_to_folders``. Raises :class:`ActionRefused` when
+        the server answers NO (a folder name it refuses, no right to write there), :class:`ImapConnectError`
+        on a broken link.
         """
-        with self._guard("move"):
+        with self._guard("move"), _refusal(f"move messages to {folder!r}"):
             if not self.client.folder_exists(folder):
                 self.client.create_folder(folder)
             if "MOVE" in self.capabilities:
@@ -486,6 +504,29 @@ class Mailbox:
     def close(self) -> None:
         """Log out (best effort)."""
         _close(self.client)
+
+
+class _refusal:  # noqa: N801 - used like contextlib's lower-case context managers
+    """Turns a tagged NO or BAD (imapclient's plain ``IMAPClientError``) into :class:`ActionRefused`.
+
+    An ``abort`` (the connection broke) and socket errors pass through to :class:`_Translate`.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, IMAPClientError) and not isinstance(exc, IMAPClientAbortError):
+            raise ActionRefused(self.what, _server_text(str(exc))) from None
+
+
+def _server_text(message: str) -> str:
+    """The server's words from an imaplib error ("move failed: [CANNOT] ... (0.001 + 0.000 secs).")."""
+    text = message.split(" failed: ", 1)[-1].strip()
+    return REDACTOR.redact(re.sub(r"\s*\(\d+\.\d+ \+ [\d.+ ]*secs\)\.?$", "", text))[:300]
 
 
 class _Translate:

@@ -7,14 +7,19 @@ import email
 import mailbox as mailboxlib
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
 from email import policy
 from pathlib import Path
 
+import pytest
+
+from bot.config import load_config
+from bot.imap_source import ActionRefused, ImapConnectError, Mailbox
 from tests.conftest import NASTY, SAMPLE_MBOX
-from tests.dovecot import Dovecot
+from tests.dovecot import PASSWORD, Dovecot
 from tests.test_cli import _mentorbox, run
 
 ANSWERED = {"congratulation", "advice_request", "phd_offer", "job_lead"}
@@ -335,6 +340,78 @@ def test_keywords_and_moves_only_when_configured(imap, daemon_config: Path, env)
     assert all(any(f.startswith(b"mentorbox-") for f in fl) and b"\\Seen" not in fl for fl in flags.values())
     again = run("run", "--once", "--config", str(daemon_config), env=env)
     assert again.returncode == 0 and len(_rows(daemon_config)) == len(rows)
+
+
+def _filing(config: Path) -> list[sqlite3.Row]:
+    db = sqlite3.connect(f"file:{config.parent / 'state.sqlite3'}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return list(db.execute("SELECT * FROM outbox WHERE kind = 'move' ORDER BY id"))
+    finally:
+        db.close()
+
+
+def test_a_move_the_server_refuses_fails_alone(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """A folder name the server will not create ("~" starts a home-directory path in Dovecot) must not look
+    like a dropped connection: before, every sync ended in a reconnect at that move, `run --once` exited 1
+    and the moves after it never happened."""
+    daemon_config.write_text(daemon_config.read_text().replace(
+        "batch_size = 20\n",
+        'batch_size = 20\nmove_to_folders = { other = "~Other", congratulation = "Thanks" }\n'))
+    for raw in _sample_messages():
+        imap.append("INBOX", raw)
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "reconnect" not in done.stderr.lower()
+    assert "refused to file messages under '~Other'" in done.stderr and "Invalid mailbox name" in done.stderr
+    rows = _rows(daemon_config)
+    assert len(rows) == len(_sample_messages())
+    counts = {label: sum(r["label"] == label for r in rows) for label in ("other", "congratulation")}
+    assert counts["other"] > 0 and counts["congratulation"] > 0
+    imap.select_folder("Thanks", readonly=True)
+    assert len(imap.search("ALL")) == counts["congratulation"], "the moves that can be done are done"
+    imap.select_folder("INBOX", readonly=True)
+    assert len(imap.search("ALL")) == len(rows) - counts["congratulation"], "the refused ones stay in INBOX"
+    assert len(_drafts(imap)) > 0, "drafts are made as usual"
+    refused = [r for r in _filing(daemon_config) if r["result"] != "Thanks"]
+    assert len(refused) == counts["other"]
+    assert all(r["state"] == "pending" and r["attempts"] == 1 and "Invalid mailbox name" in r["last_error"]
+               for r in refused)
+
+    db = sqlite3.connect(daemon_config.parent / "state.sqlite3")
+    for attempt in (2, 3):  # the retry time comes; after the last attempt the move is left as failed
+        db.execute("UPDATE outbox SET not_before = 0 WHERE kind = 'move'")
+        db.commit()
+        again = run("run", "--once", "--config", str(daemon_config), env=env)
+        assert again.returncode == 0, again.stderr
+        states = {r["state"] for r in _filing(daemon_config) if r["result"] != "Thanks"}
+        assert states == ({"pending"} if attempt < 3 else {"failed"}), attempt
+    db.execute("UPDATE outbox SET not_before = 0 WHERE kind = 'move'")
+    db.commit()
+    db.close()
+    quiet = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert quiet.returncode == 0 and "refused" not in quiet.stderr, "a failed move is not tried again"
+    assert len(_rows(daemon_config)) == len(rows)
+
+
+def test_a_refused_tag_or_move_is_a_refusal_and_a_broken_link_is_not(imap, daemon_config: Path,  # type: ignore[no-untyped-def]
+                                                                    monkeypatch) -> None:
+    monkeypatch.setenv("MBX_TEST_PW", PASSWORD)
+    imap.append("INBOX", b"From: a@x.org\r\nSubject: hi\r\nMessage-ID: <k1@x>\r\n\r\nHello\r\n")
+    mailbox = Mailbox(load_config(daemon_config).accounts[0])
+    mailbox.select("INBOX", readonly=False)
+    uid = mailbox.uids_after(0)[0]
+    with pytest.raises(ActionRefused, match="Keyword length too long"):
+        mailbox.add_keyword([uid], "k" * 60)  # Dovecot stores keywords of up to 50 characters
+    with pytest.raises(ActionRefused, match=r"move messages to '~Other': \[CANNOT\] Invalid mailbox name"):
+        mailbox.move([uid], "~Other")
+    mailbox.add_keyword([uid], "mentorbox-other")  # the connection is still good
+    imap.select_folder("INBOX", readonly=True)
+    assert b"mentorbox-other" in imap.get_flags([uid])[uid]
+    mailbox.client._imap.sock.shutdown(socket.SHUT_RDWR)  # noqa: SLF001 - the link breaks under us
+    with pytest.raises(ImapConnectError):
+        mailbox.move([uid], "Elsewhere")
+    mailbox.close()
 
 
 def test_two_accounts_and_two_folders(imap, dovecot: Dovecot, config_file: Path, env) -> None:  # type: ignore[no-untyped-def]

@@ -67,6 +67,20 @@ def test_refused_drafts_are_a_problem_until_the_server_takes_them_again() -> Non
     assert evaluate(health.snapshot(), 1, stale_minutes=30) == []
 
 
+def test_refused_filing_is_a_problem_until_a_tag_or_move_goes_through() -> None:
+    health = Health(clock=lambda: 0.0)
+    health.register("a/INBOX")
+    health.filing_refused("a/INBOX", "[CANNOT] Invalid mailbox name: Begins with '~'")
+    problems = evaluate(health.snapshot(), 1, stale_minutes=30)
+    assert [p.key for p in problems] == ["filing:a/INBOX"]
+    assert "refuses to tag or move messages ([CANNOT] Invalid mailbox name" in problems[0].text
+    assert "move_to_folders" in problems[0].text
+    health.sync_ok("a/INBOX")
+    assert [p.key for p in evaluate(health.snapshot(), 1, stale_minutes=30)] == ["filing:a/INBOX"]
+    health.filing_refused("a/INBOX", "")
+    assert evaluate(health.snapshot(), 1, stale_minutes=30) == []
+
+
 def test_transitions_announce_once_and_on_recovery() -> None:
     h = {"a/INBOX": FolderHealth(started=0, error="x", error_kind="auth")}
     problems = evaluate(h, 1, stale_minutes=30)
