@@ -39,7 +39,7 @@ def main() -> None:
         for _ in range(args.repeat):
             started = time.perf_counter()
             loaded = store.load()
-            model = TriageModel(loaded.pipeline, loaded.version, loaded.meta)
+            model = TriageModel(loaded.served, loaded.version, loaded.meta)
             loads.append(time.perf_counter() - started)
         mails = [e.mail for e in load_corpus()]
         raws = [record_to_bytes(r) for _, r in read_records(sorted(data_dir().glob("*.jsonl")))]
@@ -61,7 +61,7 @@ def main() -> None:
                 model.predict([mail])
             single_rates.append(len(sample) / (time.perf_counter() - started))
     print(f"messages: {len(mails)} (corpus), model: {loaded.meta.get('candidate')}, runs: {args.repeat}")
-    print(f"model load (joblib + checks): median {statistics.median(loads) * 1000:.0f} ms")
+    print(f"model load (serving.npz + checks): median {statistics.median(loads) * 1000:.0f} ms")
     print(f"parse (raw bytes -> ParsedMail): {parse_rate:,.0f} messages/s")
     print(f"classify, batches of 256 (with reasons): median {statistics.median(batch_rates):,.0f} messages/s")
     print(f"classify, one at a time (with reasons): median {statistics.median(single_rates):,.0f} messages/s")

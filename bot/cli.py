@@ -65,13 +65,13 @@ def _templates_dir(config: Config) -> Path:
 
 def _matcher(config: Config) -> Any:
     from bot.faq import FaqMatcher, load_faq
-    from classifier.corpus import load_corpus
-    from classifier.faq_model import train_for
+    from classifier.faq_topics import topic_model
 
-    entries = load_faq(_templates_dir(config))
+    templates = _templates_dir(config)
+    entries = load_faq(templates)
     if not entries:
         return FaqMatcher([])
-    return FaqMatcher(entries, train_for(entries, load_corpus(label="advice_request")))
+    return FaqMatcher(entries, topic_model(entries, templates, config.classifier.model_dir, _say))
 
 
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

@@ -137,14 +137,13 @@ class Services:
 def build_services(config: Config, say: Callable[[str], None], *, clock: Callable[[], float] = time.time,
                    ) -> Services:
     """Load the model (training it if needed), templates and FAQ once for all workers."""
-    from classifier.corpus import load_corpus
-    from classifier.faq_model import train_for
+    from classifier.faq_topics import topic_model
     from classifier.manager import ModelHolder
 
     templates = config.drafts.templates_dir or shipped_templates_dir()
     owner = Owner(config.owner.name, config.owner.address, config.owner.signature)
     entries = load_faq(templates)
-    matcher = FaqMatcher(entries, train_for(entries, load_corpus(label="advice_request")) if entries else None)
+    matcher = FaqMatcher(entries, topic_model(entries, templates, config.classifier.model_dir, say) if entries else None)
     policy = TriagePolicy(
         unsure_below=config.classifier.unsure_below, priority_threshold=config.priority.threshold,
         vips=config.priority.vip, draft_labels=config.drafts.labels if config.drafts.enabled else (),

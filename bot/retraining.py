@@ -45,9 +45,9 @@ def build_candidate(config: Config, *, say: Say, step: Say, candidate: str | Non
     step(f"read {len(folders)} messages from {len(config.classifier.train_folders)} training folder(s)")
     current, current_version = None, None
     try:
-        loaded = models.load() if models.has_model() else None
-        if loaded is not None:
-            current, current_version = loaded.pipeline, loaded.version
+        if models.has_model():
+            current_version = models.pointer()["current"]
+            current = models.load_pipeline(current_version)
     except ModelMismatch as exc:
         say(f"the current model cannot be used for comparison: {exc}")
     say(f"owner's data: {len(owner)} messages; current model: {current_version or 'none'}")

@@ -1,18 +1,22 @@
-"""Model files on disk: a joblib file plus a JSON sidecar, versioned, swapped atomically.
+"""Model files on disk: the fitted pipeline, its served form and a JSON sidecar, versioned, swapped atomically.
 
 Layout of the model dir::
 
     model_dir/
       CURRENT.json            {"current": "<version>", "previous": "<version>" | null}, replaced atomically
-      versions/<version>/model.joblib
-      versions/<version>/model.json   (created, scikit-learn version, labels, training size and hash,
-                                       metrics, sha256 of model.joblib)
+      versions/<version>/model.joblib    the fitted scikit-learn pipeline (for retraining and comparisons)
+      versions/<version>/serving.npz     the same model as plain arrays (what triage runs on, see
+                                         classifier/serving.py)
+      versions/<version>/model.json      (created, scikit-learn version, labels, training size and hash,
+                                         metrics, sha256 of both files)
 
 Installing a model writes a new version directory and then replaces ``CURRENT.json`` in one
 ``os.replace``, so a reader sees either the old model or the new one, never half of one; rollback just
-points ``CURRENT.json`` back. joblib files run code when they are loaded, so we only load from the
-configured model dir, only files that belong to the current user and that nobody else can write, and only
-when their sha256 matches the sidecar.
+points ``CURRENT.json`` back. Only files from the configured model dir are read, only files that belong to
+the current user and that nobody else can write, and only when their sha256 matches the sidecar. Triage
+reads ``serving.npz`` (no code runs when it is loaded, and it does not depend on the scikit-learn version);
+``model.joblib`` runs code when it is loaded and is only read by ``retrain`` and for versions made before
+``serving.npz`` existed.
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
-import sklearn
-
 from bot.errors import ModelError
+from classifier.serving import ServingError, ServingModel
+from classifier.serving import load as load_served
+from classifier.serving import save as save_served
 
 POINTER = "CURRENT.json"
 MODEL_FILE = "model.joblib"
+SERVING_FILE = "serving.npz"
 SIDECAR = "model.json"
 
 
@@ -43,10 +48,10 @@ class ModelMismatch(ModelError):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model read from disk, with its sidecar metadata and its version name."""
+    """A model read from disk (its served form), with its sidecar metadata and its version name."""
 
     version: str
-    pipeline: Any
+    served: ServingModel
     meta: dict[str, Any]
 
 
@@ -133,24 +138,33 @@ class ModelStore:
             return 0.0
 
     def save(self, pipeline: Any, meta: dict[str, Any]) -> str:
-        """Write a new version (not yet current) and return its name."""
+        """Write a new version (not yet current) and return its name: the pipeline and its served form."""
+        import joblib
+        import sklearn
+
+        from classifier.export import export_pipeline
+
+        served = export_pipeline(pipeline)  # first: a pipeline that cannot be served is not saved at all
         version = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         vdir = self.dir / "versions" / version
         vdir.parent.mkdir(exist_ok=True, mode=0o700)
         vdir.mkdir(mode=0o700)
-        tmp = vdir / f".{MODEL_FILE}.tmp"
-        joblib.dump(pipeline, tmp, compress=3)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, vdir / MODEL_FILE)
+        for name, write in ((MODEL_FILE, lambda path: joblib.dump(pipeline, path, compress=3)),
+                            (SERVING_FILE, lambda path: save_served(served, path))):
+            tmp = vdir / f".{name}.tmp"
+            write(tmp)
+            with tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, vdir / name)
         full = dict(meta)
         full.update(
             version=version,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             sklearn_version=sklearn.__version__,
             model_sha256=sha256_file(vdir / MODEL_FILE),
+            serving_sha256=sha256_file(vdir / SERVING_FILE),
         )
         atomic_write(vdir / SIDECAR, json.dumps(full, indent=2, sort_keys=True).encode("utf-8"))
         return version
@@ -181,7 +195,41 @@ class ModelStore:
             raise ModelMismatch(f"the sidecar {path} is missing or damaged ({exc})") from None
 
     def load(self, version: str | None = None) -> LoadedModel:
-        """Load a version (default: current) after checking ownership, permissions, hash and versions."""
+        """Load a version (default: current) for triage, after checking ownership, permissions and hashes.
+
+        Reads ``serving.npz``; a version saved before it existed is read from its pipeline instead (which
+        needs the scikit-learn it was built with).
+        """
+        version = version or self.pointer()["current"]
+        if not version:
+            raise ModelError(f"no model installed in {self.dir}")
+        vdir = self.dir / "versions" / version
+        meta = self.meta(version)
+        if not meta.get("serving_sha256"):
+            from classifier.export import export_pipeline
+
+            return LoadedModel(version, export_pipeline(self.load_pipeline(version)), meta)
+        path = vdir / SERVING_FILE
+        for item in (self.dir, vdir, path):
+            check_safe(item)
+        if sha256_file(path) != meta.get("serving_sha256"):
+            raise ModelMismatch(f"the serving file of {version} does not match the sha256 in its sidecar")
+        try:
+            served = load_served(path)
+        except ServingError as exc:
+            raise ModelMismatch(f"the model {version} cannot be served: {exc}") from None
+        if list(served.classes) != list(meta.get("labels", served.classes)):
+            raise ModelMismatch(f"the serving file of {version} has other labels than its sidecar")
+        return LoadedModel(version, served, meta)
+
+    def load_pipeline(self, version: str | None = None) -> Any:
+        """The fitted scikit-learn pipeline of a version (default: current), for retraining and comparisons.
+
+        Checks ownership, permissions, hash and that this is the scikit-learn it was built with.
+        """
+        import joblib
+        import sklearn
+
         version = version or self.pointer()["current"]
         if not version:
             raise ModelError(f"no model installed in {self.dir}")
@@ -198,7 +246,6 @@ class ModelStore:
         if sha256_file(model_path) != meta.get("model_sha256"):
             raise ModelMismatch(f"the model file of {version} does not match the sha256 in its sidecar")
         try:
-            pipeline = joblib.load(model_path)
+            return joblib.load(model_path)
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means "rebuild it"
             raise ModelMismatch(f"the model file of {version} cannot be loaded: {type(exc).__name__}: {exc}") from None
-        return LoadedModel(version, pipeline, meta)

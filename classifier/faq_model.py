@@ -30,26 +30,31 @@ class FaqModel:
 
     def __init__(self, ids: Sequence[str]) -> None:
         self.ids = tuple(ids)
-        self._binarizer = MultiLabelBinarizer(classes=list(self.ids))
-        self._features = FeatureUnion([
+        self.binarizer = MultiLabelBinarizer(classes=list(self.ids))
+        self.union = FeatureUnion([
             ("words", WordNgramTfidf((1, 2), sublinear_tf=True, strip_accents=True)),
             ("chars", CharNgramTfidf((3, 5), sublinear_tf=True, min_df=2)),
         ])
-        self._model = OneVsRestClassifier(LogisticRegression(C=C, solver="liblinear", class_weight="balanced"))
+        self.estimator = OneVsRestClassifier(LogisticRegression(C=C, solver="liblinear", class_weight="balanced"))
+
+    union: FeatureUnion
+    """The word and character TF-IDF blocks, side by side."""
+    estimator: OneVsRestClassifier
+    """One logistic regression per FAQ id."""
 
     def fit(self, texts: Sequence[str], labels: Sequence[Sequence[str]]) -> FaqModel:
         """Train on texts with their FAQ ids (ids not in ``self.ids`` are ignored)."""
         known = set(self.ids)
-        targets = self._binarizer.fit_transform([[i for i in ids if i in known] for ids in labels])
+        targets = self.binarizer.fit_transform([[i for i in ids if i in known] for ids in labels])
         missing = [i for i, column in zip(self.ids, targets.T) if not column.any()]
         if missing:
             raise ValueError(f"no training text for FAQ id(s) {', '.join(missing)}")
-        self._model.fit(self._features.fit_transform(list(texts)), targets)
+        self.estimator.fit(self.union.fit_transform(list(texts)), targets)
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probability that each text asks each FAQ id, shape ``(len(texts), len(ids))``."""
-        return np.asarray(self._model.predict_proba(self._features.transform(list(texts))))
+        return np.asarray(self.estimator.predict_proba(self.union.transform(list(texts))))
 
 
 def train_for(entries: Sequence[FaqEntry], examples: Sequence[Example]) -> FaqModel:

@@ -7,6 +7,8 @@ version may load fine and still behave differently.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +19,6 @@ from bot.errors import ModelError
 from classifier.artifact import ModelMismatch, ModelStore
 from classifier.corpus import Example, corpus_fingerprint, load_corpus
 from classifier.model import TriageModel
-from classifier.train import evaluate, fit
 
 DEFAULT_CANDIDATE = "svc-sigmoid"
 Say = Callable[[str], None]
@@ -27,6 +28,8 @@ def train_and_save(store: ModelStore, examples: list[Example], *, candidate: str
                    cv: bool = False, extra_meta: dict[str, Any] | None = None, say: Say = lambda _: None,
                    ) -> tuple[str, dict[str, Any]]:
     """Fit on the non-held-out examples, measure on the held-out ones, save; return (version, sidecar)."""
+    from classifier.train import evaluate, fit  # scikit-learn: only when a model is trained
+
     train = [e for e in examples if not e.held_out]
     held = [e for e in examples if e.held_out]
     result = fit(train, candidate, cv=cv, progress=say)
@@ -51,7 +54,7 @@ def ensure_model(model_dir: Path, say: Say) -> TriageModel:
     if store.has_model():
         try:
             loaded = store.load()
-            return TriageModel(loaded.pipeline, loaded.version, loaded.meta)
+            return TriageModel(loaded.served, loaded.version, loaded.meta)
         except ModelMismatch as exc:
             reason = f"{exc}: retraining it from data"
     else:
@@ -63,13 +66,13 @@ def ensure_model(model_dir: Path, say: Say) -> TriageModel:
     store.install(version)
     loaded = store.load(version)
     say(f"model {version} installed in {time.perf_counter() - started:.1f} s")
-    return TriageModel(loaded.pipeline, loaded.version, loaded.meta)
+    return TriageModel(loaded.served, loaded.version, loaded.meta)
 
 
 def load_installed(model_dir: Path) -> TriageModel:
     """The installed model, or :class:`ModelError` (for commands that must not train on their own)."""
     loaded = ModelStore(model_dir).load()
-    return TriageModel(loaded.pipeline, loaded.version, loaded.meta)
+    return TriageModel(loaded.served, loaded.version, loaded.meta)
 
 
 __all__ = ["ModelError", "ensure_model", "load_installed", "train_and_save"]
@@ -86,9 +89,28 @@ class ModelHolder:
     def __init__(self, model_dir: Path, say: Say) -> None:
         self._store = ModelStore(model_dir)
         self._say = say
-        self._model = ensure_model(model_dir, say)
+        self._model = self._first_model(Path(model_dir))
         self._stamp = self._store.pointer_stamp()
         self._lock = threading.Lock()
+
+    def _first_model(self, model_dir: Path) -> TriageModel:
+        """The installed model; when there is none (or it cannot be used) it is trained in a child process,
+        so that scikit-learn's memory does not stay with this long-running one."""
+        if self._store.has_model():
+            try:
+                loaded = self._store.load()
+                return TriageModel(loaded.served, loaded.version, loaded.meta)
+            except ModelMismatch as exc:
+                self._say(f"{exc}: retraining it from data")
+        done = subprocess.run([sys.executable, "-m", "classifier.manager", str(model_dir)], capture_output=True,
+                              text=True, timeout=1800, check=False)
+        for line in done.stdout.splitlines():
+            self._say(line)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ModelError(f"training a model in {model_dir} failed: {last}")
+        loaded = self._store.load()
+        return TriageModel(loaded.served, loaded.version, loaded.meta)
 
     def get(self) -> TriageModel:
         """The current model, reloaded first if a new one was installed since the last call."""
@@ -105,6 +127,14 @@ class ModelHolder:
                 self._say(f"new model could not be loaded, keeping {self._model.version}: {exc}")
             else:
                 if loaded.version != self._model.version:
-                    self._model = TriageModel(loaded.pipeline, loaded.version, loaded.meta)
+                    self._model = TriageModel(loaded.served, loaded.version, loaded.meta)
                     self._say(f"switched to model {loaded.version}")
         return self._model
+
+
+if __name__ == "__main__":  # what ModelHolder runs: python -m classifier.manager MODEL_DIR
+    try:
+        ensure_model(Path(sys.argv[1]), lambda line: print(line, flush=True))
+    except ModelError as exc:
+        print(f"mentorbox: error: {exc}", file=sys.stderr)
+        sys.exit(1)

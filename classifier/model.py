@@ -1,4 +1,9 @@
-"""A loaded classifier: batch prediction with calibrated confidence and readable reasons."""
+"""A loaded classifier: batch prediction with calibrated confidence and readable reasons.
+
+It runs on the served form of the model (:mod:`classifier.serving`: NumPy and SciPy only), whether the model
+came from a file or was just trained: there is one prediction path, and a daemon that only classifies never
+imports scikit-learn.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +13,36 @@ from typing import Any
 import numpy as np
 
 from bot.models import LABELS, Label, ParsedMail, Prediction
-from classifier.features import to_matrix
-from classifier.pipeline import Explainer
+from classifier.features import to_row
+from classifier.serving import ServingModel
 
 
 class TriageModel:
-    """Wraps a fitted pipeline; ``version`` and ``meta`` say which model it is and how good it was."""
+    """Wraps a served model; ``version`` and ``meta`` say which model it is and how good it was."""
 
-    def __init__(self, pipeline: Any, version: str = "unsaved", meta: dict[str, Any] | None = None) -> None:
-        self.pipeline = pipeline
+    def __init__(self, served: ServingModel, version: str = "unsaved", meta: dict[str, Any] | None = None) -> None:
+        self.served = served
         self.version = version
         self.meta = meta or {}
-        self.labels: tuple[Label, ...] = tuple(pipeline.classes_)
+        self.labels: tuple[Label, ...] = tuple(served.classes)  # type: ignore[arg-type]
         unknown = set(self.labels) - set(LABELS)
         if unknown:
             raise ValueError(f"model knows labels mentorbox does not: {sorted(unknown)}")
-        self._explainer = Explainer(pipeline)
+
+    @classmethod
+    def from_pipeline(cls, pipeline: Any, version: str = "unsaved", meta: dict[str, Any] | None = None,
+                      ) -> TriageModel:
+        """A model for a fitted scikit-learn pipeline (imports scikit-learn to read it out)."""
+        from classifier.export import export_pipeline
+
+        return cls(export_pipeline(pipeline), version, meta)
 
     def predict(self, mails: Sequence[ParsedMail], *, reasons: int = 4) -> list[Prediction]:
         """Classify a batch (one vectorisation for all: much faster than one message at a time)."""
         if not mails:
             return []
-        x = self.pipeline.named_steps["features"].transform(to_matrix(list(mails))).tocsr()
-        probabilities = self.pipeline.named_steps["model"].predict_proba(x)
+        x = self.served.features([to_row(mail) for mail in mails])
+        probabilities = self.served.predict_proba(x)
         out: list[Prediction] = []
         for row, probs in enumerate(probabilities):
             best = int(np.argmax(probs))
@@ -40,7 +52,7 @@ class TriageModel:
                     label=label,
                     confidence=float(probs[best]),
                     probabilities={lab: round(float(p), 4) for lab, p in zip(self.labels, probs)},
-                    reasons=self._explainer.explain(x, row, best, top=reasons),
+                    reasons=self.served.reasons(x, row, best, top=reasons),
                 )
             )
         return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
@@ -101,7 +100,7 @@ def class_weights(model: BaseEstimator) -> np.ndarray | None:
     return None
 
 
-def _readable(name: str) -> str | None:
+def readable_name(name: str) -> str | None:
     """Turn a feature name of the ColumnTransformer into words an owner understands (None: do not show)."""
     block, _, term = name.partition("__")
     if block == "words":
@@ -122,33 +121,3 @@ def _readable(name: str) -> str | None:
             "subject": "empty subject",
         }.get(kind, term)
     return None  # character n-grams are real evidence but not readable on their own
-
-
-class Explainer:
-    """Names the readable features that pushed a decision, for one fitted pipeline."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        weights = class_weights(pipeline.named_steps["model"])
-        if weights is not None and weights.shape[0] == 1:  # binary models keep one row
-            weights = np.vstack([-weights[0], weights[0]])
-        # A feature's push is its value times how much more it weighs for the chosen class than for the
-        # average class: softmax and one-vs-rest scores only see differences between classes.
-        self._relative = None if weights is None else weights - weights.mean(axis=0, keepdims=True)
-        self._names = pipeline.named_steps["features"].get_feature_names_out()
-        self._readable = [_readable(str(n)) for n in self._names]
-
-    def explain(self, x: sparse.csr_matrix, row: int, label_index: int, top: int = 4) -> tuple[str, ...]:
-        """Up to ``top`` reasons like ``'"phd position" +1.80'`` for row ``row`` of the feature matrix."""
-        if self._relative is None:
-            return ()
-        start, end = x.indptr[row], x.indptr[row + 1]
-        indices, values = x.indices[start:end], x.data[start:end]
-        pushes = values * self._relative[label_index, indices]
-        out: list[str] = []
-        for k in np.argsort(-pushes):
-            if pushes[k] < 0.05 or len(out) >= top:
-                break
-            text = self._readable[indices[k]]
-            if text:
-                out.append(f"{text} {pushes[k]:+.2f}")
-        return tuple(out)

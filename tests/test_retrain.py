@@ -112,7 +112,8 @@ def test_rollback_without_previous_is_a_clear_error(config_file: Path) -> None:
     assert done.stderr.startswith("mentorbox: error: no previous model to roll back to")
 
 
-def test_model_from_another_sklearn_is_rebuilt(config_file: Path, tmp_path: Path) -> None:
+def test_model_from_another_sklearn_is_still_served(config_file: Path, tmp_path: Path) -> None:
+    """Triage reads serving.npz (plain arrays): a scikit-learn upgrade does not force a retrain."""
     models = ModelStore(config_file.parent / "model")
     version = models.pointer()["current"]
     sidecar = models.dir / "versions" / version / "model.json"
@@ -123,25 +124,55 @@ def test_model_from_another_sklearn_is_rebuilt(config_file: Path, tmp_path: Path
     one.write_bytes(b"From: a@x.org\r\nSubject: hi\r\n\r\nCongratulations!\r\n")
     done = run("triage", str(one), "--config", str(config_file), "--format", "jsonl")
     assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["label"] == "congratulation" and "retraining" not in done.stderr
+    assert models.pointer()["current"] == version
+
+
+def test_old_model_without_serving_file_from_another_sklearn_is_rebuilt(config_file: Path, tmp_path: Path) -> None:
+    """A version saved before serving.npz existed is read from its pipeline, which needs its scikit-learn."""
+    models = ModelStore(config_file.parent / "model")
+    version = models.pointer()["current"]
+    sidecar = models.dir / "versions" / version / "model.json"
+    meta = json.loads(sidecar.read_text())
+    one = tmp_path / "m.eml"
+    one.write_bytes(b"From: a@x.org\r\nSubject: hi\r\n\r\nCongratulations!\r\n")
+    del meta["serving_sha256"]
+    (models.dir / "versions" / version / "serving.npz").unlink()
+    sidecar.write_text(json.dumps(meta))
+    done = run("triage", str(one), "--config", str(config_file), "--format", "jsonl")
+    assert done.returncode == 0 and "retraining" not in done.stderr, "same scikit-learn: its pipeline serves"
+    assert json.loads(done.stdout)["label"] == "congratulation"
+    meta["sklearn_version"] = "0.24.2"
+    sidecar.write_text(json.dumps(meta))
+    done = run("triage", str(one), "--config", str(config_file), "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
     assert "built with scikit-learn 0.24.2" in done.stderr and "retraining it from data" in done.stderr
     assert models.pointer()["current"] != version
 
 
-def test_tampered_model_file_is_not_loaded(config_file: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["serving.npz", "model.json"])
+def test_tampered_model_file_is_not_loaded(config_file: Path, tmp_path: Path, name: str) -> None:
     models = ModelStore(config_file.parent / "model")
     version = models.pointer()["current"]
-    with open(models.dir / "versions" / version / "model.joblib", "ab") as fh:
-        fh.write(b"tampered")
+    path = models.dir / "versions" / version / name
+    if name == "model.json":  # a sidecar that vouches for another file
+        meta = json.loads(path.read_text())
+        meta["serving_sha256"] = "0" * 64
+        path.write_text(json.dumps(meta))
+    else:
+        with open(path, "ab") as fh:
+            fh.write(b"tampered")
     one = tmp_path / "m.eml"
     one.write_bytes(b"From: a@x.org\r\nSubject: hi\r\n\r\nCongratulations!\r\n")
     done = run("triage", str(one), "--config", str(config_file), "--format", "jsonl")
     assert done.returncode == 0, done.stderr
-    assert "does not match the sha256 in its sidecar" in done.stderr
+    assert "the serving file of" in done.stderr and "does not match the sha256 in its sidecar" in done.stderr
+    assert models.pointer()["current"] != version, "rebuilt from data"
 
 
 def test_writable_by_others_is_refused(config_file: Path, tmp_path: Path) -> None:
     models = ModelStore(config_file.parent / "model")
-    path = models.dir / "versions" / models.pointer()["current"] / "model.joblib"
+    path = models.dir / "versions" / models.pointer()["current"] / "serving.npz"
     os.chmod(path, 0o666)
     one = tmp_path / "m.eml"
     one.write_bytes(b"From: a@x.org\r\n\r\nhi\r\n")
