@@ -7,10 +7,14 @@ when the verdict allows, Telegram asks the owner with Install / Discard buttons)
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.errors import MentorboxError
 from classifier.retrain import RetrainReport
 
 Say = Callable[[str], None]
@@ -65,3 +69,49 @@ def build_candidate(config: Config, *, say: Say, step: Say, candidate: str | Non
                     "owner_held_out": report.new_owner.as_dict() if report.new_owner else None},
     })
     return Candidate(version, report, current_version)
+
+
+def build_candidate_in_child(config: Config, *, say: Say, timeout: float = 3600) -> Candidate:
+    """:func:`build_candidate` in a child process, for the daemon (Telegram's /retrain).
+
+    Training imports scikit-learn (about 80 MB that a process keeps for good) and holds the whole corpus in
+    memory; in a child, all of it goes when the child ends, and the daemon stays as small as it started.
+    The child's progress lines come back through ``say``; its result comes back pickled on its stdout.
+    """
+    try:
+        done = subprocess.run([sys.executable, "-m", "bot.retraining"], input=pickle.dumps(config),
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise MentorboxError(f"the retrain took longer than {timeout / 60:.0f} minutes and was stopped") from None
+    lines = done.stderr.decode("utf-8", "replace").splitlines()
+    for line in lines:
+        say(line)
+    if done.returncode != 0:
+        raise MentorboxError(f"the retrain failed: {lines[-1] if lines else f'exit code {done.returncode}'}")
+    candidate = pickle.loads(done.stdout)  # our own child's answer  # noqa: S301
+    if not isinstance(candidate, Candidate):
+        raise MentorboxError("the retrain answered something else than a model")
+    return candidate
+
+
+def _child() -> int:
+    """What :func:`build_candidate_in_child` runs: the config pickled on stdin, the Candidate on stdout."""
+    config = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our own parent
+
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    try:
+        candidate = build_candidate(config, say=progress, step=progress)
+    except MentorboxError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    sys.stdout.buffer.write(pickle.dumps(candidate))
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the module's own copy, not __main__'s: the pickled Candidate must name bot.retraining.Candidate.
+    from bot.retraining import _child as child
+
+    sys.exit(child())

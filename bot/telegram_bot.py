@@ -519,12 +519,12 @@ class TelegramService:
         await self._reply(update, text, fmt.retrain_buttons(version), card=f"r:{version}")
 
     def _train(self) -> Any:
-        from bot.retraining import build_candidate
+        from bot.retraining import build_candidate_in_child
 
         def quiet(text: str) -> None:
             log.info("retrain: %s", text)
 
-        return build_candidate(self.config, say=quiet, step=quiet)
+        return build_candidate_in_child(self.config, say=quiet)
 
     # ------------------------------------------------------------------ buttons
 

@@ -196,3 +196,25 @@ def test_holder_picks_up_a_new_model_without_restart(config_file: Path) -> None:
 def test_rollback_combinations_are_usage_errors(config_file: Path, flags: list[str]) -> None:
     done = run("retrain", *flags, "--config", str(config_file))
     assert done.returncode == 2 and "cannot be combined" in done.stderr
+
+
+def test_the_daemons_retrain_runs_in_a_child_process(config_file: Path) -> None:
+    """Telegram's /retrain trains in a child (scikit-learn's memory leaves with it): the candidate comes back
+    saved and not installed, with the child's progress lines; a failing child is a clear error."""
+    from bot.config import load_config
+    from bot.errors import MentorboxError
+    from bot.retraining import build_candidate_in_child
+
+    config = load_config(config_file)
+    models = ModelStore(config.classifier.model_dir)
+    before = models.pointer()["current"]
+    lines: list[str] = []
+    candidate = build_candidate_in_child(config, say=lines.append)
+    assert candidate.version and candidate.version in _versions(config_file)
+    assert candidate.current_version == before and models.pointer()["current"] == before
+    assert candidate.report.verdict in ("better", "not worse", "worse") and candidate.report.new_held.n > 0
+    assert any(line.startswith("read the corpus") for line in lines)
+
+    models.pointer_path.write_text("{damaged")
+    with pytest.raises(MentorboxError, match=r"the retrain failed: .*CURRENT.json is unreadable"):
+        build_candidate_in_child(config, say=lines.append)
