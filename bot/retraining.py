@@ -12,10 +12,13 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.errors import MentorboxError
-from classifier.retrain import RetrainReport
+
+if TYPE_CHECKING:  # classifier.retrain imports scikit-learn, which the daemon must not load
+    from classifier.retrain import RetrainReport
 
 Say = Callable[[str], None]
 
@@ -28,6 +31,20 @@ class Candidate:
     """None for a dry run (nothing saved)."""
     report: RetrainReport
     current_version: str | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the daemon shows of a retrain done in a child process (plain values: unpickling them in the
+    daemon imports nothing of scikit-learn)."""
+
+    version: str | None
+    current_version: str | None
+    verdict: str
+    """``better``, ``not worse`` or ``worse``."""
+    why: str
+    report: str
+    """The report as plain text tables."""
 
 
 def build_candidate(config: Config, *, say: Say, step: Say, candidate: str | None = None,
@@ -71,12 +88,12 @@ def build_candidate(config: Config, *, say: Say, step: Say, candidate: str | Non
     return Candidate(version, report, current_version)
 
 
-def build_candidate_in_child(config: Config, *, say: Say, timeout: float = 3600) -> Candidate:
+def build_candidate_in_child(config: Config, *, say: Say, timeout: float = 3600) -> Summary:
     """:func:`build_candidate` in a child process, for the daemon (Telegram's /retrain).
 
     Training imports scikit-learn (about 80 MB that a process keeps for good) and holds the whole corpus in
     memory; in a child, all of it goes when the child ends, and the daemon stays as small as it started.
-    The child's progress lines come back through ``say``; its result comes back pickled on its stdout.
+    The child's progress lines come back through ``say``; its :class:`Summary` comes back pickled on its stdout.
     """
     try:
         done = subprocess.run([sys.executable, "-m", "bot.retraining"], input=pickle.dumps(config),
@@ -88,14 +105,14 @@ def build_candidate_in_child(config: Config, *, say: Say, timeout: float = 3600)
         say(line)
     if done.returncode != 0:
         raise MentorboxError(f"the retrain failed: {lines[-1] if lines else f'exit code {done.returncode}'}")
-    candidate = pickle.loads(done.stdout)  # our own child's answer  # noqa: S301
-    if not isinstance(candidate, Candidate):
+    summary = pickle.loads(done.stdout)  # our own child's answer  # noqa: S301
+    if not isinstance(summary, Summary):
         raise MentorboxError("the retrain answered something else than a model")
-    return candidate
+    return summary
 
 
 def _child() -> int:
-    """What :func:`build_candidate_in_child` runs: the config pickled on stdin, the Candidate on stdout."""
+    """What :func:`build_candidate_in_child` runs: the config pickled on stdin, a Summary on stdout."""
     config = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our own parent
 
     def progress(text: str) -> None:
@@ -106,12 +123,14 @@ def _child() -> int:
     except MentorboxError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    sys.stdout.buffer.write(pickle.dumps(candidate))
+    report = candidate.report
+    sys.stdout.buffer.write(pickle.dumps(Summary(candidate.version, candidate.current_version, report.verdict,
+                                                 report.why, report.render())))
     return 0
 
 
 if __name__ == "__main__":
-    # Run the module's own copy, not __main__'s: the pickled Candidate must name bot.retraining.Candidate.
+    # Run the module's own copy, not __main__'s: the pickled Summary must name bot.retraining.Summary.
     from bot.retraining import _child as child
 
     sys.exit(child())

@@ -511,9 +511,8 @@ class TelegramService:
         finally:
             self._retraining = False
         version = candidate.version or ""
-        verdict = candidate.report.verdict
-        text = (f"<b>Retrain report</b> — new model {fmt.esc(version)}: <b>{fmt.esc(verdict)}</b> "
-                f"({fmt.esc(candidate.report.why)})\n<pre>{fmt.esc(candidate.report.render())}</pre>")
+        text = (f"<b>Retrain report</b> — new model {fmt.esc(version)}: <b>{fmt.esc(candidate.verdict)}</b> "
+                f"({fmt.esc(candidate.why)})\n<pre>{fmt.esc(candidate.report)}</pre>")
         if len(text) > fmt.LIMIT:  # a <pre> block cannot be split safely: keep the summary lines only
             text = text[: text.index("<pre>")] + "\n(full report: mentorbox retrain --dry-run)"
         await self._reply(update, text, fmt.retrain_buttons(version), card=f"r:{version}")

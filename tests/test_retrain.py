@@ -7,6 +7,8 @@ import json
 import mailbox
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -212,8 +214,11 @@ def test_the_daemons_retrain_runs_in_a_child_process(config_file: Path) -> None:
     candidate = build_candidate_in_child(config, say=lines.append)
     assert candidate.version and candidate.version in _versions(config_file)
     assert candidate.current_version == before and models.pointer()["current"] == before
-    assert candidate.report.verdict in ("better", "not worse", "worse") and candidate.report.new_held.n > 0
+    assert candidate.verdict in ("better", "not worse", "worse") and "macro-F1" in candidate.report
     assert any(line.startswith("read the corpus") for line in lines)
+    check = subprocess.run([sys.executable, "-c", "import sys, bot.retraining, bot.telegram_bot; "
+                            "print('sklearn' in sys.modules)"], capture_output=True, text=True, check=True)
+    assert check.stdout.strip() == "False", "the daemon's side of a retrain loads no scikit-learn"
 
     models.pointer_path.write_text("{damaged")
     with pytest.raises(MentorboxError, match=r"the retrain failed: .*CURRENT.json is unreadable"):
