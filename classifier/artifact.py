@@ -204,14 +204,18 @@ class ModelStore:
         if not version:
             raise ModelError(f"no model installed in {self.dir}")
         vdir = self.dir / "versions" / version
+        for item in (self.dir, vdir):
+            check_safe(item)
         meta = self.meta(version)
         if not meta.get("serving_sha256"):
-            from classifier.export import export_pipeline
+            from classifier.export import NotServable, export_pipeline
 
-            return LoadedModel(version, export_pipeline(self.load_pipeline(version)), meta)
+            try:
+                return LoadedModel(version, export_pipeline(self.load_pipeline(version)), meta)
+            except NotServable as exc:
+                raise ModelMismatch(f"the model {version} cannot be served ({exc})") from None
         path = vdir / SERVING_FILE
-        for item in (self.dir, vdir, path):
-            check_safe(item)
+        check_safe(path)
         if sha256_file(path) != meta.get("serving_sha256"):
             raise ModelMismatch(f"the serving file of {version} does not match the sha256 in its sidecar")
         try:

@@ -37,7 +37,7 @@ def nasty_rows() -> list[tuple[str, str, str]]:
     return [to_row(parse_mail(p.read_bytes())) for p in sorted(NASTY.iterdir()) if p.is_file()]
 
 
-def _check_same(pipeline, corpus: list[Example], extra_rows) -> None:  # type: ignore[no-untyped-def]
+def _check_same(pipeline, corpus: list[Example], extra_rows, tolerance: float = 1e-9) -> None:  # type: ignore[no-untyped-def]
     served = export_pipeline(pipeline)
     mails = [e.mail for e in corpus]
     rows = [to_row(m) for m in mails] + list(extra_rows)
@@ -48,17 +48,18 @@ def _check_same(pipeline, corpus: list[Example], extra_rows) -> None:  # type: i
     assert np.array_equal(x.data, reference.data), "the feature matrix is scikit-learn's, bit for bit"
     got = served.predict_proba(x)
     assert got.shape == want.shape
-    # scikit-learn's logistic regression computes in float32 when the features are float32; served scores
-    # are float64, so there the two agree to float32's precision
-    assert np.abs(got - want).max() < (1e-9 if want.dtype == np.float64 else 2e-6)
+    assert np.abs(got - want).max() < tolerance
     assert np.array_equal(got.argmax(axis=1), want.argmax(axis=1))
 
 
-@pytest.mark.parametrize("candidate", ["svc-sigmoid", "logreg"])
-def test_served_probabilities_are_the_pipelines(candidate: str, corpus: list[Example], nasty_rows) -> None:  # type: ignore[no-untyped-def]
+# scikit-learn's logistic regression and SGD keep float32 weights for float32 features and score in float32;
+# served scores are float64, so those two agree to float32's precision. The shipped svc-sigmoid to 1e-9.
+@pytest.mark.parametrize(("candidate", "tolerance"), [("svc-sigmoid", 1e-9), ("logreg", 2e-6), ("sgd-huber", 2e-6)])
+def test_served_probabilities_are_the_pipelines(candidate: str, tolerance: float, corpus: list[Example],  # type: ignore[no-untyped-def]
+                                                nasty_rows) -> None:
     """On the whole corpus (trained and held-out messages) and the nasty samples."""
     pipeline = fit([e for e in corpus if not e.held_out], candidate, cv=False).pipeline
-    _check_same(pipeline, corpus, nasty_rows)
+    _check_same(pipeline, corpus, nasty_rows, tolerance)
 
 
 @pytest.mark.parametrize("candidate", ["svc-sigmoid", "logreg"])
@@ -68,7 +69,7 @@ def test_two_labels_are_served_too(candidate: str, corpus: list[Example]) -> Non
     two = [e for e in corpus if e.label in ("congratulation", "job_lead")]
     train = [e for e in two if not e.held_out]
     pipeline = build_pipeline(candidate).fit(to_matrix([e.mail for e in train]), [e.label for e in train])
-    _check_same(pipeline, two, [])
+    _check_same(pipeline, two, [], 1e-9 if candidate == "svc-sigmoid" else 2e-6)
 
 
 def test_an_estimator_it_cannot_reproduce_is_refused(corpus: list[Example]) -> None:
