@@ -77,7 +77,6 @@ FILING_ATTEMPTS = 3
 """Tries of a refused tag or move before it is left as failed: the original simply stays where it is."""
 
 
-
 @dataclass
 class LaneResult:
     """What one lane step did: drafts stored (with their UID when the server says it), drafts the server
@@ -522,6 +521,7 @@ class FolderWorker:
             return
         mailbox.select(self.folder, readonly=False)
         refused: dict[str, str] = {}  # target -> the server's reason, so a refused folder is asked about once
+        counts: dict[str, list[int]] = {}  # target -> [refused, given up]
         done = 0
         for item in items:
             self.store.claim(item.id)
@@ -539,14 +539,18 @@ class FolderWorker:
                     mailbox.move([uid], target)
             except ActionRefused as exc:  # the connection is fine: the rest of the folder's work goes on
                 refused.setdefault(target, exc.reason)
-                self.store.retry_later(item.id, exc.reason, FILING_RETRY, max_attempts=FILING_ATTEMPTS)
+                state = self.store.retry_later(item.id, exc.reason, FILING_RETRY, max_attempts=FILING_ATTEMPTS)
+                tally = counts.setdefault(target, [0, 0])
+                tally[0] += 1
+                tally[1] += state == "failed"
                 continue
             self.store.complete(item.id, target)
             done += 1
         for target, reason in refused.items():
-            log.warning("the server refused to file messages under %r (tried again in %d minutes, %d times at "
-                        "most): %s", target, FILING_RETRY // 60, FILING_ATTEMPTS, reason,
-                        extra={"account": self.account.name, "folder": self.folder})
+            total, given_up = counts[target]
+            log.warning("the server refused to file %d message(s) under %r (%d given up after %d tries, the rest "
+                        "tried again in %d minutes): %s", total, target, given_up, FILING_ATTEMPTS,
+                        FILING_RETRY // 60, reason, extra={"account": self.account.name, "folder": self.folder})
         if refused:
             self.services.health.filing_refused(self.where, next(iter(refused.values())))
         elif done:

@@ -19,7 +19,7 @@ from bot.config import load_config
 from bot.imap_source import AppendRefused, Mailbox
 from tests.dovecot import PASSWORD, Dovecot, clean_client, start_dovecot
 from tests.imap_proxy import RecordingProxy
-from tests.integration.test_daemon import ANSWERED, _drafts, _rows, _sample_messages
+from tests.integration.test_daemon import ANSWERED, _drafts, _outbox, _rows, _sample_messages
 from tests.integration.test_waiting import NO_IDLE, _imap_section
 from tests.test_cli import run
 
@@ -48,15 +48,6 @@ def imap(full: Dovecot):  # type: ignore[no-untyped-def]
         yield client
 
 
-def _outbox(config: Path) -> list[sqlite3.Row]:
-    db = sqlite3.connect(f"file:{config.parent / 'state.sqlite3'}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    try:
-        return list(db.execute("SELECT * FROM outbox WHERE kind = 'draft' ORDER BY id"))
-    finally:
-        db.close()
-
-
 def test_drafts_refused_over_quota_wait_and_arrive_once_when_there_is_room(  # type: ignore[no-untyped-def]
         imap, full: Dovecot, config_file: Path, isolated_env: dict[str, str]) -> None:
     config_file.write_text(
@@ -79,7 +70,7 @@ def test_drafts_refused_over_quota_wait_and_arrive_once_when_there_is_room(  # t
     deserving = [r for r in rows if r["label"] in ANSWERED]
     assert len(deserving) > 30 and _drafts(imap) == []
     assert all(r["status"] == "classified" for r in deserving), "a refused draft was marked as drafted"
-    waiting = _outbox(config_file)
+    waiting = _outbox(config_file, "draft")
     assert len(waiting) == len(deserving)
     assert {w["state"] for w in waiting} == {"pending"}
     assert all("OVERQUOTA" in w["last_error"] and w["not_before"] > time.time() + 300 for w in waiting)
@@ -103,7 +94,7 @@ def test_drafts_refused_over_quota_wait_and_arrive_once_when_there_is_room(  # t
     drafts = _drafts(imap)
     assert sorted(str(d["In-Reply-To"]) for d in drafts) == sorted(r["message_id"] for r in deserving)
     assert {r["status"] for r in _rows(config_file) if r["label"] in ANSWERED} == {"drafted"}
-    assert {w["state"] for w in _outbox(config_file)} == {"done"}
+    assert {w["state"] for w in _outbox(config_file, "draft")} == {"done"}
 
 
 @pytest.fixture(scope="module")
