@@ -197,8 +197,8 @@ class ModelStore:
     def load(self, version: str | None = None) -> LoadedModel:
         """Load a version (default: current) for triage, after checking ownership, permissions and hashes.
 
-        Reads ``serving.npz``; a version saved before it existed is read from its pipeline instead (which
-        needs the scikit-learn it was built with).
+        Reads ``serving.npz``; a version saved before it existed gets one first, from its pipeline (which
+        needs the scikit-learn it was built with: see :meth:`add_serving`).
         """
         version = version or self.pointer()["current"]
         if not version:
@@ -208,12 +208,7 @@ class ModelStore:
             check_safe(item)
         meta = self.meta(version)
         if not meta.get("serving_sha256"):
-            from classifier.export import NotServable, export_pipeline
-
-            try:
-                return LoadedModel(version, export_pipeline(self.load_pipeline(version)), meta)
-            except NotServable as exc:
-                raise ModelMismatch(f"the model {version} cannot be served ({exc})") from None
+            meta = self.add_serving(version)
         path = vdir / SERVING_FILE
         check_safe(path)
         if sha256_file(path) != meta.get("serving_sha256"):
@@ -225,6 +220,34 @@ class ModelStore:
         if list(served.classes) != list(meta.get("labels", served.classes)):
             raise ModelMismatch(f"the serving file of {version} has other labels than its sidecar")
         return LoadedModel(version, served, meta)
+
+    def has_serving(self, version: str) -> bool:
+        """Whether a version has its served form (versions saved before session 6 have only the pipeline)."""
+        return bool(self.meta(version).get("serving_sha256"))
+
+    def add_serving(self, version: str) -> dict[str, Any]:
+        """Write the served form of an older version from its pipeline, once; return the updated sidecar.
+
+        Needs the scikit-learn the version was built with (:class:`ModelMismatch` otherwise, and for a
+        pipeline that cannot be served): the caller then rebuilds the model from data.
+        """
+        from classifier.export import NotServable, export_pipeline
+
+        try:
+            served = export_pipeline(self.load_pipeline(version))
+        except NotServable as exc:
+            raise ModelMismatch(f"the model {version} cannot be served ({exc})") from None
+        vdir = self.dir / "versions" / version
+        tmp = vdir / f".{SERVING_FILE}.tmp"
+        save_served(served, tmp)
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, vdir / SERVING_FILE)
+        meta = self.meta(version)
+        meta["serving_sha256"] = sha256_file(vdir / SERVING_FILE)
+        atomic_write(vdir / SIDECAR, json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"))
+        return meta
 
     def load_pipeline(self, version: str | None = None) -> Any:
         """The fitted scikit-learn pipeline of a version (default: current), for retraining and comparisons.

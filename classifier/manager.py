@@ -94,14 +94,19 @@ class ModelHolder:
         self._lock = threading.Lock()
 
     def _first_model(self, model_dir: Path) -> TriageModel:
-        """The installed model; when there is none (or it cannot be used) it is trained in a child process,
-        so that scikit-learn's memory does not stay with this long-running one."""
-        if self._store.has_model():
+        """The installed model; when there is none, or it cannot be used, or it has no served form yet, a
+        child process trains it or adds the served form, so that scikit-learn's memory does not stay with
+        this long-running one."""
+        current = self._store.pointer()["current"]
+        if current:
             try:
-                loaded = self._store.load()
-                return TriageModel(loaded.served, loaded.version, loaded.meta)
+                if self._store.has_serving(current):
+                    loaded = self._store.load()
+                    return TriageModel(loaded.served, loaded.version, loaded.meta)
             except ModelMismatch as exc:
                 self._say(f"{exc}: retraining it from data")
+        # No model, an unusable one, or one saved before serving.npz existed: the child trains, or writes
+        # the served form from the pipeline (both import scikit-learn).
         done = subprocess.run([sys.executable, "-m", "classifier.manager", str(model_dir)], capture_output=True,
                               text=True, timeout=1800, check=False)
         for line in done.stdout.splitlines():

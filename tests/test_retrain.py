@@ -144,7 +144,10 @@ def test_old_model_without_serving_file_from_another_sklearn_is_rebuilt(config_f
     done = run("triage", str(one), "--config", str(config_file), "--format", "jsonl")
     assert done.returncode == 0 and "retraining" not in done.stderr, "same scikit-learn: its pipeline serves"
     assert json.loads(done.stdout)["label"] == "congratulation"
-    meta["sklearn_version"] = "0.24.2"
+    assert models.has_serving(version) and (models.dir / "versions" / version / "serving.npz").exists(), \
+        "the served form is written once, from the pipeline"
+    (models.dir / "versions" / version / "serving.npz").unlink()
+    meta["sklearn_version"] = "0.24.2"  # (this copy of the sidecar has no serving_sha256)
     sidecar.write_text(json.dumps(meta))
     done = run("triage", str(one), "--config", str(config_file), "--format", "jsonl")
     assert done.returncode == 0, done.stderr
@@ -223,3 +226,23 @@ def test_the_daemons_retrain_runs_in_a_child_process(config_file: Path) -> None:
     models.pointer_path.write_text("{damaged")
     with pytest.raises(MentorboxError, match=r"the retrain failed: .*CURRENT.json is unreadable"):
         build_candidate_in_child(config, say=lines.append)
+
+
+def test_a_daemon_adds_the_served_form_of_an_old_model_in_a_child(config_file: Path) -> None:
+    """A model dir from before session 6 (no serving.npz): the daemon's ModelHolder has a child write it and
+    serves the same version, without scikit-learn in the daemon."""
+    models = ModelStore(config_file.parent / "model")
+    version = models.pointer()["current"]
+    sidecar = models.dir / "versions" / version / "model.json"
+    meta = json.loads(sidecar.read_text())
+    del meta["serving_sha256"]
+    sidecar.write_text(json.dumps(meta))
+    (models.dir / "versions" / version / "serving.npz").unlink()
+    script = ("import sys; from pathlib import Path; from classifier.manager import ModelHolder; "
+              f"print(ModelHolder(Path({str(models.dir)!r}), print).get().version); "
+              "print('sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == [version, "False"]
+    assert models.has_serving(version) and models.pointer()["current"] == version
+
