@@ -481,6 +481,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """mentorbox status: what the store knows, per account and folder, and the model in use."""
     import datetime as dt
 
+    from bot.daemon import MAX_ATTEMPTS
     from classifier.artifact import ModelStore
 
     config = load_config(args.config)
@@ -502,21 +503,54 @@ def cmd_status(args: argparse.Namespace) -> int:
         names = [(a.name, f) for a in config.accounts for f in a.folders] or sorted(folders)
         for account, folder in names:
             row = folders.get((account, folder))
-            if row is None:
-                print(f"  {account}/{folder}: never synced")
-                continue
-            when = (dt.datetime.fromtimestamp(row["last_sync"]).strftime("%Y-%m-%d %H:%M:%S")
-                    if row["last_sync"] else "-")
             counts, failed = store.folder_summary(account, folder)
-            labels = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no messages"
-            print(f"  {account}/{folder}: last sync {when}, highest UID {row['last_uid']} "
-                  f"(UIDVALIDITY {row['uidvalidity']}); {labels}; failed {failed}")
+            if row is None:
+                print(f"  {account}/{folder}: never synced" + (f"; failed {failed}" if failed else ""))
+            else:
+                when = (dt.datetime.fromtimestamp(row["last_sync"]).strftime("%Y-%m-%d %H:%M:%S")
+                        if row["last_sync"] else "-")
+                labels = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no messages"
+                print(f"  {account}/{folder}: last sync {when}, highest UID {row['last_uid']} "
+                      f"(UIDVALIDITY {row['uidvalidity']}); {labels}; failed {failed}")
+            for bad in store.failed_messages(account, folder, limit=10):
+                tries = int(bad["attempts"])
+                state = ("given up" if tries >= MAX_ATTEMPTS else "to be tried again" if tries == 0
+                         else f"{tries} of {MAX_ATTEMPTS} tries")
+                error = " ".join(str(bad["error"] or "").split())
+                print(f"    failed: UID {bad['uid']} {bad['message_id'] or '(no Message-ID)'} ({state}): "
+                      f"{error[:120]}")
+            if failed > 10:
+                print(f"    ... and {failed - 10} more")
+            if failed:
+                print(f"    (mentorbox retry-failed --account {account} --folder {folder} tries them again)")
         outbox = store.outbox_counts()
         backlog = outbox.get("pending", 0) + outbox.get("claimed", 0)
         print(f"  backlog: {backlog} action(s) waiting, {outbox.get('failed', 0)} given up, "
               f"{outbox.get('done', 0)} done")
         leads, priority = store.open_leads()
         print(f"  open leads: {leads} ({priority} priority)")
+    return 0
+
+
+def cmd_retry_failed(args: argparse.Namespace) -> int:
+    """mentorbox retry-failed: give failed messages their attempts back, so the daemon tries them again."""
+    from bot.daemon import MAX_ATTEMPTS
+
+    config = load_config(args.config)
+    known = {a.name: a for a in config.accounts}
+    if args.account is not None and args.account not in known:
+        raise UsageError(f"no account {args.account!r} in the config (accounts: {', '.join(known) or 'none'})")
+    store = _existing_store(config, "no failed messages: the store does not exist yet (nothing processed)")
+    if store is None:
+        return 0
+    with closing(store):
+        count = store.reset_failed(args.account, args.folder)
+    if not count:
+        print("no failed messages" + (f" in {args.account or 'any account'}/{args.folder or 'any folder'}"
+                                      if args.account or args.folder else ""))
+        return 0
+    print(f"{count} failed message(s) will be tried again ({MAX_ATTEMPTS} more attempts) at the next sync of "
+          f"their folder: at once with `mentorbox run --once` or a restart, within 25 minutes by a running daemon")
     return 0
 
 
@@ -591,8 +625,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("digest", "Print the daily digest: new mail, drafts waiting, open leads, promises due.")
     p.set_defaults(func=cmd_digest)
 
-    p = add("status", "Show sync state, counts per label, open leads and the model version.")
+    p = add("status", "Show sync state, counts per label, failed messages, open leads and the model version.")
     p.set_defaults(func=cmd_status)
+
+    p = add("retry-failed", "Try failed messages again (after fixing what made them fail).")
+    p.add_argument("--account", metavar="NAME", help="only this account's messages")
+    p.add_argument("--folder", metavar="FOLDER", help="only this folder's messages")
+    p.set_defaults(func=cmd_retry_failed)
     return parser
 
 

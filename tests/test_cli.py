@@ -6,6 +6,7 @@ import email
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from email import policy
@@ -35,7 +36,7 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
 def test_help_lists_every_command() -> None:
     done = run("--help")
     assert done.returncode == 0
-    for command in ("triage", "run", "retrain", "check-config", "status"):
+    for command in ("triage", "run", "retrain", "check-config", "status", "retry-failed"):
         assert command in done.stdout
 
 
@@ -167,6 +168,38 @@ def test_status_before_anything_was_processed(isolated_env: dict[str, str]) -> N
     done = run("status", env=isolated_env)
     assert done.returncode == 0, done.stderr
     assert "model: none yet" in done.stdout and "does not exist yet (nothing processed)" in done.stdout
+
+
+def test_retry_failed_gives_attempts_back_per_account_and_folder(config_file: Path) -> None:
+    from bot.store import MessageKey, Store
+
+    assert run("retry-failed", "--config", str(config_file)).stdout.startswith("no failed messages: the store")
+    store = Store(config_file.parent / "state.sqlite3")
+    for account, folder, uid in (("main", "INBOX", 1), ("main", "Lists", 2), ("side", "INBOX", 3)):
+        for _ in range(3):
+            store.record_failure(MessageKey(account, folder, 7, uid), "boom")
+    store.close()
+    config_file.write_text(config_file.read_text() + '\n[[accounts]]\nname = "main"\nhost = "localhost"\n'
+                           'username = "u"\npassword_env = "NOPE"\nfolders = ["INBOX", "Lists"]\n')
+
+    def attempts() -> dict[int, int]:
+        db = sqlite3.connect(config_file.parent / "state.sqlite3")
+        try:
+            return dict(db.execute("SELECT uid, attempts FROM messages"))
+        finally:
+            db.close()
+
+    bad = run("retry-failed", "--account", "nobody", "--config", str(config_file))
+    assert bad.returncode == 2 and "no account 'nobody' in the config (accounts: main)" in bad.stderr
+    assert attempts() == {1: 3, 2: 3, 3: 3}
+    done = run("retry-failed", "--account", "main", "--folder", "Lists", "--config", str(config_file))
+    assert done.returncode == 0 and done.stdout.startswith("1 failed message(s) will be tried again"), done.stdout
+    assert attempts() == {1: 3, 2: 0, 3: 3}
+    status = run("status", "--config", str(config_file))
+    assert "failed: UID 1 (no Message-ID) (given up): boom" in status.stdout
+    assert "failed: UID 2 (no Message-ID) (to be tried again): boom" in status.stdout
+    assert run("retry-failed", "--config", str(config_file)).stdout.startswith("3 failed message(s)")
+    assert attempts() == {1: 0, 2: 0, 3: 0}
 
 
 def test_run_without_an_account_is_a_clear_error(config_file: Path) -> None:

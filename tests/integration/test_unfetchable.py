@@ -69,3 +69,16 @@ def test_an_unfetchable_message_fails_alone_and_the_rest_is_triaged(imap, doveco
     assert "could not be fetched" not in again.stderr and "one at a time" not in again.stderr
     status = run("status", "--config", str(daemon_config), env=env)
     assert "failed 1" in status.stdout, status.stdout
+    assert f"failed: UID {uids[4]} (no Message-ID) (given up): the server could not deliver it" in status.stdout
+    assert "mentorbox retry-failed --account default --folder INBOX" in status.stdout
+
+    # The owner mends the file and asks for another try: the message is triaged, once.
+    again = run("retry-failed", "--config", str(daemon_config), env=env)
+    assert again.returncode == 0 and again.stdout.startswith("1 failed message(s) will be tried again"), again.stdout
+    mended = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert mended.returncode == 0, mended.stderr
+    fixed = {r["uid"]: r for r in _rows(daemon_config)}[uids[4]]
+    assert fixed["status"] in ("drafted", "classified") and fixed["label"] and fixed["error"] in (None, "")
+    assert len(_rows(daemon_config)) == len(uids)
+    assert len(_drafts(imap)) == len(drafts) + (fixed["label"] in ANSWERED), "its draft, and only its"
+    assert run("retry-failed", "--config", str(daemon_config), env=env).stdout.strip() == "no failed messages"
