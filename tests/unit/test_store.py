@@ -302,3 +302,26 @@ def test_due_by_dedup_key_prefix(tmp_path: Path) -> None:
     assert len(store.due(["draft"], prefixes=["draft:a_b/INBOX/"])) == 5
     assert [i.kind for i in store.due(prefixes=["draft:axb/", "tag:c/Lists/"])] == ["draft", "tag"]
     store.close()
+
+
+def test_an_answer_marks_only_its_waiting_lead_replied_without_scanning_messages(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite3", clock=lambda: 100.0)
+    with store.transaction() as db:
+        for i in range(1, 2001):
+            db.execute("INSERT INTO messages (account, folder, uidvalidity, uid, message_id, status, attempts,"
+                       " created_at, updated_at) VALUES ('a', 'INBOX', 1, ?, ?, 'classified', 0, 0, 0)",
+                       (i, f"<m{i}@x>"))
+        for row, state in ((10, "waiting"), (20, "waiting"), (30, "done")):
+            db.execute("INSERT INTO leads (message_row, label, state, created_at, updated_at)"
+                       " VALUES (?, 'job_lead', ?, 0, 0)", (row, state))
+    assert store.other_side_answered(["", "<nothing@x>"]) == 0
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    assert store.other_side_answered(["<m10@x>", "<m30@x>", "<m5@x>"]) == 1
+    store._db.set_trace_callback(None)
+    states = dict(store._db.execute("SELECT message_row, state FROM leads").fetchall())
+    assert states == {10: "replied", 20: "waiting", 30: "done"}
+    update = next(s for s in statements if s.startswith("UPDATE leads"))  # as run, parameters filled in
+    plan = " ".join(str(tuple(r)) for r in store._db.execute(f"EXPLAIN QUERY PLAN {update}"))
+    assert "SCAN messages" not in plan and "INTEGER PRIMARY KEY" in plan, plan
+    store.close()
