@@ -520,8 +520,7 @@ class FolderWorker:
         if not items:
             return
         mailbox.select(self.folder, readonly=False)
-        refused: dict[str, str] = {}  # target -> the server's reason, so a refused folder is asked about once
-        counts: dict[str, list[int]] = {}  # target -> [refused, given up]
+        refused: dict[str, list[Any]] = {}  # target -> [the server's reason, refused, given up]
         done = 0
         for item in items:
             self.store.claim(item.id)
@@ -530,31 +529,36 @@ class FolderWorker:
                 self.store.complete(item.id, "skipped: UIDVALIDITY changed")
                 continue
             target = item.payload["keyword"] if item.kind == "tag" else item.payload["folder"]
-            try:
-                if target in refused:
-                    raise ActionRefused(item.kind, refused[target])
-                if item.kind == "tag":
-                    mailbox.add_keyword([uid], target)
-                else:
-                    mailbox.move([uid], target)
-            except ActionRefused as exc:  # the connection is fine: the rest of the folder's work goes on
-                refused.setdefault(target, exc.reason)
-                state = self.store.retry_later(item.id, exc.reason, FILING_RETRY, max_attempts=FILING_ATTEMPTS)
-                tally = counts.setdefault(target, [0, 0])
-                tally[0] += 1
-                tally[1] += state == "failed"
+            # A refused target is asked about once a pass: the connection is fine and the answer will not change.
+            reason = refused[target][0] if target in refused else self._file(mailbox, item.kind, uid, target)
+            if not reason:
+                self.store.complete(item.id, target)
+                done += 1
                 continue
-            self.store.complete(item.id, target)
-            done += 1
-        for target, reason in refused.items():
-            total, given_up = counts[target]
+            state = self.store.retry_later(item.id, reason, FILING_RETRY, max_attempts=FILING_ATTEMPTS)
+            tally = refused.setdefault(target, [reason, 0, 0])
+            tally[1] += 1
+            tally[2] += state == "failed"
+        for target, (reason, total, given_up) in refused.items():
             log.warning("the server refused to file %d message(s) under %r (%d given up after %d tries, the rest "
                         "tried again in %d minutes): %s", total, target, given_up, FILING_ATTEMPTS,
                         FILING_RETRY // 60, reason, extra={"account": self.account.name, "folder": self.folder})
         if refused:
-            self.services.health.filing_refused(self.where, next(iter(refused.values())))
+            self.services.health.filing_refused(self.where, next(iter(refused.values()))[0])
         elif done:
             self.services.health.filing_refused(self.where, "")
+
+    @staticmethod
+    def _file(mailbox: Mailbox, kind: str, uid: int, target: str) -> str:
+        """Tag (``kind`` "tag") or move one original; the server's reason if it refused, else ``""``."""
+        try:
+            if kind == "tag":
+                mailbox.add_keyword([uid], target)
+            else:
+                mailbox.move([uid], target)
+        except ActionRefused as exc:
+            return exc.reason
+        return ""
 
     def _perform_outbox(self, mailbox: Mailbox, uidvalidity: int) -> None:
         """Perform this folder's pending actions: drafts first, then keywords and moves of originals."""

@@ -87,13 +87,16 @@ class Health:
 
     def drafts_refused(self, where: str, reason: str) -> None:
         """The server refused drafts for ``where`` (``reason`` in its words), or took them again (``""``)."""
-        if self.folders.get(where, FolderHealth(0)).drafts_refused != reason:
-            self._update(where, drafts_refused=reason)
+        self._update_if_changed(where, "drafts_refused", reason)
 
     def filing_refused(self, where: str, reason: str) -> None:
         """The server refused to tag or move an original of ``where``, or did one again (``""``)."""
-        if self.folders.get(where, FolderHealth(0)).filing_refused != reason:
-            self._update(where, filing_refused=reason)
+        self._update_if_changed(where, "filing_refused", reason)
+
+    def _update_if_changed(self, where: str, name: str, value: object) -> None:
+        """Set one field, leaving the record alone when it already holds ``value`` (the common case)."""
+        if getattr(self.folders.get(where, FolderHealth(0)), name) != value:
+            self._update(where, **{name: value})
 
     def token_expiry(self, where: str, expires: float | None) -> None:
         """The OAuth token used for the last login expires at ``expires``."""

@@ -268,8 +268,8 @@ class Mailbox:
         """Whether the server supports IDLE (and the config allows it)."""
         return "IDLE" in self.capabilities and self.account.idle
 
-    def _guard(self, what: str) -> Any:
-        return _Translate(self.account, what)
+    def _guard(self, what: str, *, refusal: str = "") -> Any:
+        return _Translate(self.account, what, refusal)
 
     def select(self, folder: str, *, readonly: bool = True) -> tuple[int, int]:
         """Select a folder (EXAMINE when read-only); return ``(uidvalidity, uidnext)``."""
@@ -431,7 +431,7 @@ class Mailbox:
 
         Raises :class:`ActionRefused` when the server answers NO, :class:`ImapConnectError` on a broken link.
         """
-        with self._guard("store keyword"), _refusal(f"tag messages with {keyword!r}"):
+        with self._guard("store keyword", refusal=f"tag messages with {keyword!r}"):
             self.client.add_flags(list(uids), [keyword.encode()], silent=True)
 
     def move(self, uids: Sequence[int], folder: str) -> None:
@@ -441,7 +441,7 @@ class Mailbox:
         the server answers NO (a folder name it refuses, no right to write there), :class:`ImapConnectError`
         on a broken link.
         """
-        with self._guard("move"), _refusal(f"move messages to {folder!r}"):
+        with self._guard("move", refusal=f"move messages to {folder!r}"):
             if not self.client.folder_exists(folder):
                 self.client.create_folder(folder)
             if "MOVE" in self.capabilities:
@@ -506,23 +506,6 @@ class Mailbox:
         _close(self.client)
 
 
-class _refusal:  # noqa: N801 - used like contextlib's lower-case context managers
-    """Turns a tagged NO or BAD (imapclient's plain ``IMAPClientError``) into :class:`ActionRefused`.
-
-    An ``abort`` (the connection broke) and socket errors pass through to :class:`_Translate`.
-    """
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, IMAPClientError) and not isinstance(exc, IMAPClientAbortError):
-            raise ActionRefused(self.what, _server_text(str(exc))) from None
-
-
 def _server_text(message: str) -> str:
     """The server's words from an imaplib error ("move failed: [CANNOT] ... (0.001 + 0.000 secs).")."""
     text = message.split(" failed: ", 1)[-1].strip()
@@ -530,15 +513,22 @@ def _server_text(message: str) -> str:
 
 
 class _Translate:
-    """Turns imapclient/socket errors into ImapConnectError, with the password redacted."""
+    """Turns imapclient/socket errors into ImapConnectError, with the password redacted.
 
-    def __init__(self, account: ImapAccount, what: str) -> None:
-        self.account, self.what = account, what
+    With ``refusal`` (what the command does, in words), a tagged NO or BAD (imapclient's plain
+    ``IMAPClientError``, not its ``abort``) is the server refusing that command on a good connection:
+    :class:`ActionRefused`.
+    """
+
+    def __init__(self, account: ImapAccount, what: str, refusal: str = "") -> None:
+        self.account, self.what, self.refusal = account, what, refusal
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if self.refusal and isinstance(exc, IMAPClientError) and not isinstance(exc, IMAPClientAbortError):
+            raise ActionRefused(self.refusal, _server_text(str(exc))) from None
         if isinstance(exc, (OSError, IMAPClientError, ssl.SSLError, EOFError)):
             raise ImapConnectError(
                 f"IMAP {self.what} on {self.account.host} failed: {type(exc).__name__}: {REDACTOR.redact(str(exc))}"

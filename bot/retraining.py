@@ -8,7 +8,6 @@ when the verdict allows, Telegram asks the owner with Install / Discard buttons)
 from __future__ import annotations
 
 import pickle
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,16 +94,10 @@ def build_candidate_in_child(config: Config, *, say: Say, timeout: float = 3600)
     memory; in a child, all of it goes when the child ends, and the daemon stays as small as it started.
     The child's progress lines come back through ``say``; its :class:`Summary` comes back pickled on its stdout.
     """
-    try:
-        done = subprocess.run([sys.executable, "-m", "bot.retraining"], input=pickle.dumps(config),
-                              capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise MentorboxError(f"the retrain took longer than {timeout / 60:.0f} minutes and was stopped") from None
-    lines = done.stderr.decode("utf-8", "replace").splitlines()
-    for line in lines:
-        say(line)
-    if done.returncode != 0:
-        raise MentorboxError(f"the retrain failed: {lines[-1] if lines else f'exit code {done.returncode}'}")
+    from classifier.children import run_module
+
+    done = run_module("bot.retraining", [], what="the retrain", timeout=timeout, stdin=pickle.dumps(config),
+                      stderr_lines=say)
     summary = pickle.loads(done.stdout)  # our own child's answer  # noqa: S301
     if not isinstance(summary, Summary):
         raise MentorboxError("the retrain answered something else than a model")

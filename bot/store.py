@@ -517,7 +517,7 @@ class Store:
     def failed_messages(self, account: str, folder: str, limit: int = 10) -> list[sqlite3.Row]:
         """The failed messages of a folder, most recently failed first (uid, message_id, attempts, error)."""
         return list(self._db.execute(
-            "SELECT uid, uidvalidity, message_id, attempts, error, updated_at FROM messages"
+            "SELECT uid, message_id, attempts, error FROM messages"
             " WHERE account = ? AND folder = ? AND status = 'failed' ORDER BY updated_at DESC, uid DESC LIMIT ?",
             (account, folder, limit)))
 
@@ -526,15 +526,11 @@ class Store:
 
         The daemon's next sync of their folder tries them again, ``MAX_ATTEMPTS`` more times.
         """
-        where, args = "status = 'failed'", list[str]()
-        if account is not None:
-            where, args = where + " AND account = ?", [*args, account]
-        if folder is not None:
-            where, args = where + " AND folder = ?", [*args, folder]
         with self.transaction() as db:
-            cursor = db.execute(f"UPDATE messages SET attempts = 0, updated_at = ? WHERE {where}",  # noqa: S608
-                                (self._clock(), *args))
-            return int(cursor.rowcount)
+            return int(db.execute(
+                "UPDATE messages SET attempts = 0, updated_at = ? WHERE status = 'failed'"
+                " AND (? IS NULL OR account = ?) AND (? IS NULL OR folder = ?)",
+                (self._clock(), account, account, folder, folder)).rowcount)
 
     def record_failure(self, key: MessageKey, error: str, *, message_id: str = "") -> int:
         """Record that processing a message failed; returns how many attempts it has had."""

@@ -27,6 +27,7 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,16 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _write_private(path: Path, write: Callable[[Path], object]) -> None:
+    """Have ``write`` make ``path`` through a temporary file: synced, 0600, renamed into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with tmp.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
 
 
 def sha256_file(path: Path) -> str:
@@ -150,14 +161,8 @@ class ModelStore:
         vdir = self.dir / "versions" / version
         vdir.parent.mkdir(exist_ok=True, mode=0o700)
         vdir.mkdir(mode=0o700)
-        for name, write in ((MODEL_FILE, lambda path: joblib.dump(pipeline, path, compress=3)),
-                            (SERVING_FILE, lambda path: save_served(served, path))):
-            tmp = vdir / f".{name}.tmp"
-            write(tmp)
-            with tmp.open("rb+") as fh:
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, vdir / name)
+        _write_private(vdir / MODEL_FILE, lambda path: joblib.dump(pipeline, path, compress=3))
+        _write_private(vdir / SERVING_FILE, lambda path: save_served(served, path))
         full = dict(meta)
         full.update(
             version=version,
@@ -238,12 +243,7 @@ class ModelStore:
         except NotServable as exc:
             raise ModelMismatch(f"the model {version} cannot be served ({exc})") from None
         vdir = self.dir / "versions" / version
-        tmp = vdir / f".{SERVING_FILE}.tmp"
-        save_served(served, tmp)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, vdir / SERVING_FILE)
+        _write_private(vdir / SERVING_FILE, lambda path: save_served(served, path))
         meta = self.meta(version)
         meta["serving_sha256"] = sha256_file(vdir / SERVING_FILE)
         atomic_write(vdir / SIDECAR, json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"))

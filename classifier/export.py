@@ -19,38 +19,26 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from classifier.pipeline import class_weights, readable_name
-from classifier.serving import Block, ServingModel
-from classifier.vectorizers import CharNgramTfidf, WordNgramTfidf, _FastTfidf  # noqa: PLC2701
+from classifier.serving import Block, ServingModel, terms_of
+from classifier.vectorizers import _FastTfidf  # noqa: PLC2701
 
 
 class NotServable(ValueError):
     """The fitted model has a part that :mod:`classifier.serving` cannot reproduce exactly."""
 
 
-def _terms(vocabulary: dict[str, int]) -> list[str]:
-    terms = [""] * len(vocabulary)
-    for term, index in vocabulary.items():
-        terms[index] = term
-    return terms
-
-
 def export_block(transformer: Any) -> Block:
     """The serving block of one fitted vectorizer."""
-    if isinstance(transformer, _FastTfidf):
+    if isinstance(transformer, _FastTfidf):  # it transforms with a serving Block already
         tfidf = transformer.tfidf_
         if tfidf.norm != "l2" or not tfidf.use_idf:
             raise NotServable(f"TF-IDF with norm={tfidf.norm!r}, use_idf={tfidf.use_idf}")
-        return Block(
-            kind="chars" if isinstance(transformer, CharNgramTfidf) else "words",
-            terms=_terms(transformer.vocabulary_), ngram_range=tuple(transformer.ngram_range),
-            strip_accents=bool(isinstance(transformer, WordNgramTfidf) and transformer.strip_accents),
-            sublinear_tf=bool(transformer.sublinear_tf), idf=np.asarray(tfidf.idf_), dtype=transformer.dtype,
-        )
+        return transformer.block
     if (isinstance(transformer, CountVectorizer) and transformer.binary and not transformer.lowercase
             and transformer.token_pattern == r"\S+" and transformer.ngram_range == (1, 1)
             and transformer.analyzer == "word" and transformer.preprocessor is None
             and transformer.tokenizer is None and transformer.strip_accents is None):
-        return Block(kind="tokens", terms=_terms(transformer.vocabulary_), dtype=transformer.dtype)
+        return Block(kind="tokens", terms=terms_of(transformer.vocabulary_), dtype=transformer.dtype)
     raise NotServable(f"feature block {type(transformer).__name__} with these settings")
 
 

@@ -28,24 +28,24 @@ C = 10.0
 class FaqModel:
     """One-vs-rest logistic regression on word and character TF-IDF; one probability per FAQ id."""
 
+    union: FeatureUnion
+    """The word and character TF-IDF blocks, side by side."""
+    estimator: OneVsRestClassifier
+    """One logistic regression per FAQ id."""
+
     def __init__(self, ids: Sequence[str]) -> None:
         self.ids = tuple(ids)
-        self.binarizer = MultiLabelBinarizer(classes=list(self.ids))
+        self._binarizer = MultiLabelBinarizer(classes=list(self.ids))
         self.union = FeatureUnion([
             ("words", WordNgramTfidf((1, 2), sublinear_tf=True, strip_accents=True)),
             ("chars", CharNgramTfidf((3, 5), sublinear_tf=True, min_df=2)),
         ])
         self.estimator = OneVsRestClassifier(LogisticRegression(C=C, solver="liblinear", class_weight="balanced"))
 
-    union: FeatureUnion
-    """The word and character TF-IDF blocks, side by side."""
-    estimator: OneVsRestClassifier
-    """One logistic regression per FAQ id."""
-
     def fit(self, texts: Sequence[str], labels: Sequence[Sequence[str]]) -> FaqModel:
         """Train on texts with their FAQ ids (ids not in ``self.ids`` are ignored)."""
         known = set(self.ids)
-        targets = self.binarizer.fit_transform([[i for i in ids if i in known] for ids in labels])
+        targets = self._binarizer.fit_transform([[i for i in ids if i in known] for ids in labels])
         missing = [i for i, column in zip(self.ids, targets.T) if not column.any()]
         if missing:
             raise ValueError(f"no training text for FAQ id(s) {', '.join(missing)}")

@@ -14,7 +14,6 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ import numpy as np
 from bot.errors import ModelError
 from bot.faq import FaqEntry
 from classifier.artifact import check_safe
+from classifier.children import run_module
 from classifier.corpus import data_dir
 from classifier.serving import FORMAT, ServingError, ServingModel, load, save
 
@@ -92,13 +92,8 @@ def topic_model(entries: Sequence[FaqEntry], templates: Path, model_dir: Path,
     started = time.perf_counter()
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "classifier.faq_topics", "--templates", str(templates), "--out", str(tmp)],
-            capture_output=True, text=True, timeout=600, check=False,
-        )
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ModelError(f"building the FAQ topic model failed: {last}")
+        run_module("classifier.faq_topics", ["--templates", str(templates), "--out", str(tmp)],
+                   what="building the FAQ topic model", timeout=600)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     finally:

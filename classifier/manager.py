@@ -7,7 +7,6 @@ version may load fine and still behave differently.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ from typing import Any
 
 from bot.errors import ModelError
 from classifier.artifact import ModelMismatch, ModelStore
+from classifier.children import lines, run_module
 from classifier.corpus import Example, corpus_fingerprint, load_corpus
 from classifier.model import TriageModel
 
@@ -107,13 +107,10 @@ class ModelHolder:
                 self._say(f"{exc}: retraining it from data")
         # No model, an unusable one, or one saved before serving.npz existed: the child trains, or writes
         # the served form from the pipeline (both import scikit-learn).
-        done = subprocess.run([sys.executable, "-m", "classifier.manager", str(model_dir)], capture_output=True,
-                              text=True, timeout=1800, check=False)
-        for line in done.stdout.splitlines():
+        done = run_module("classifier.manager", [str(model_dir)], what=f"training a model in {model_dir}",
+                          timeout=1800)
+        for line in lines(done.stdout):
             self._say(line)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ModelError(f"training a model in {model_dir} failed: {last}")
         loaded = self._store.load()
         return TriageModel(loaded.served, loaded.version, loaded.meta)
 

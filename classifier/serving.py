@@ -74,6 +74,14 @@ def strip_accents(text: str) -> str:
     return unicodedata.normalize("NFKD", text).translate(_combining_marks())
 
 
+def terms_of(vocabulary: dict[str, int]) -> list[str]:
+    """A fitted vocabulary (term -> column) as its terms in column order."""
+    terms = [""] * len(vocabulary)
+    for term, index in vocabulary.items():
+        terms[index] = term
+    return terms
+
+
 @dataclass(eq=False)
 class Block:
     """One feature block: text in, a TF-IDF (or binary token) sparse matrix out, as scikit-learn computes it.

@@ -26,7 +26,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
-from classifier.serving import TOKEN_PATTERN, Block, char_wb_ngrams, strip_accents
+from classifier.serving import TOKEN_PATTERN, Block, char_wb_ngrams, strip_accents, terms_of
 
 __all__ = ["CharNgramTfidf", "WordNgramTfidf", "char_wb_ngrams", "strip_accents"]
 
@@ -61,11 +61,13 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
         """The features in column order (what ``ColumnTransformer`` prefixes with the block name)."""
         return self.counter_.get_feature_names_out()
 
+    @property
+    def block(self) -> Block:
+        """The fitted block that transforms (what the served model uses, too)."""
+        return self._block
+
     def _make_block(self) -> None:
-        terms = [""] * len(self.vocabulary_)
-        for term, index in self.vocabulary_.items():
-            terms[index] = term
-        self._block = Block(self.kind, terms, ngram_range=tuple(self.ngram_range),
+        self._block = Block(self.kind, terms_of(self.vocabulary_), ngram_range=tuple(self.ngram_range),
                             strip_accents=bool(getattr(self, "strip_accents", False)), sublinear_tf=self.sublinear_tf,
                             idf=np.asarray(self.tfidf_.idf_), dtype=self.dtype)
 
