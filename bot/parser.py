@@ -138,9 +138,27 @@ def strip_quotes_and_signature(text: str) -> str:
     line ("On ... wrote:"), forwarded/original-message marker, Outlook header block or signature delimiter,
     and drop ``>`` lines anywhere (inline replies keep the new lines between quotes).
     """
-    lines = text.split("\n")
+    # Most mail is cut within its first lines: split only those, and the rest only if the loop gets there.
+    lines = text.split("\n", _FIRST_LINES)
+    # (stopping four lines early: the loop looks up to four lines ahead)
+    kept = _kept_lines(lines, _FIRST_LINES - 4 if len(lines) > _FIRST_LINES else None)
+    if kept is None:
+        kept = _kept_lines(text.split("\n"), None) or []
+    result = "\n".join(kept).strip()
+    # Never return nothing for a message that had text: a mail that is only a quote still says something.
+    return result if result else text.strip()
+
+
+_FIRST_LINES = 64
+
+
+def _kept_lines(lines: list[str], stop: int | None) -> list[str] | None:
+    """The lines of :func:`strip_quotes_and_signature` that are kept; ``None`` when line ``stop`` is reached
+    without a cut (then the caller needs every line)."""
     kept: list[str] = []
     for i, line in enumerate(lines):
+        if i == stop:
+            return None
         stripped = line.strip()
         if line.rstrip("\r") in ("-- ", "--") or stripped == "-- ":
             break
@@ -162,9 +180,7 @@ def strip_quotes_and_signature(text: str) -> str:
         if _MOBILE_FOOTER.match(line):
             continue
         kept.append(line)
-    result = "\n".join(kept).strip()
-    # Never return nothing for a message that had text: a mail that is only a quote still says something.
-    return result if result else text.strip()
+    return kept
 
 
 # --------------------------------------------------------------------------- MIME walking
@@ -264,44 +280,139 @@ def _walk(msg: email.message.Message, defects: list[str]) -> list[tuple[email.me
 
 # --------------------------------------------------------------------------- public API
 
-_HEADER_LINE = re.compile(r"^(From |[\041-\071\073-\176]*:|[\t ])")
-"""What the stdlib feed parser accepts as a header line (``email.feedparser.headerRE``)."""
+_FIELDS = re.compile(r"(?:[\041-\071\073-\176]+:[^\n]*\n(?:[ \t][^\n]*\n)*)*")
+"""A header block of well-formed fields only: ``name:`` lines (no ``From `` envelope line, no empty name)
+and their continuation lines, each ended by LF or CRLF."""
+_FIELD = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\n]*\n(?:[ \t][^\n]*\n)*)")
+_EOL = re.compile(r"(\r\n|\n)\Z")
+_MAX_FAST_DEPTH = 20
 
 
-def _single_part(raw: bytes) -> email.message.Message | None:
-    """The message the stdlib compat32 parser would build, for the common simple case, without its
-    line-by-line walk over the body; ``None`` when the case is not simple (then the stdlib parser runs).
+def _fast_message(raw: bytes) -> email.message.Message | None:
+    """The message the stdlib compat32 parser would build, for well-formed mail, without its line-by-line
+    walk; ``None`` when the mail is not simple enough (then the stdlib parser runs).
 
-    Simple means: a header block of well-formed header lines (LF or CRLF endings) closed by an empty
-    line, and a top-level type that is neither multipart nor message. The stdlib parser then does nothing
-    but set the rest of the text as the payload, which is what this does, after letting the stdlib parse
-    the header block itself. ``tests/unit/test_parser.py`` checks that both give the same result.
+    Well-formed means: header blocks of well-formed fields with LF or CRLF line endings, closed by an empty
+    line (a lone CR elsewhere in a single part's body changes nothing: its lines are joined again), and multiparts whose boundaries all appear, with parts between them (nested multiparts
+    too), and no ``message/*`` part. For such mail the stdlib parser's result is fully determined by where
+    the header blocks and boundary lines are, and this finds them with ``str.find`` and one regex per
+    header block. ``tests/unit/test_parser.py`` checks that both give the same result, on awkward and
+    mangled mail too.
     """
-    text = raw.decode("ascii", "surrogateescape")  # what BytesParser does first
-    ends = [i for i in (text.find("\n\n"), text.find("\n\r\n")) if i >= 0]
-    if not ends or text.startswith(("\n", "\r")):
+    return _fast_part(raw.decode("ascii", "surrogateescape"), 0)  # decoding is what BytesParser does first
+
+
+def _lone_cr(text: str) -> bool:
+    """Whether ``text`` has a CR that does not start a CRLF: the stdlib parser ends a line there."""
+    return "\r" in text and text.count("\r") != text.count("\r\n")
+
+
+def _blank_line(text: str) -> int:
+    """Where the first empty line (LF or CRLF) starts, less one; -1 if there is none. Searching for the
+    line ending the text does not use first keeps a 50 KB body from being scanned to its end."""
+    first = text.find("\n")
+    if first > 0 and text[first - 1] == "\r":
+        crlf = text.find("\n\r\n")
+        lf = text.find("\n\n", 0, crlf if crlf >= 0 else len(text))
+    else:
+        lf = text.find("\n\n")
+        crlf = text.find("\n\r\n", 0, lf if lf >= 0 else len(text))
+    return min((i for i in (lf, crlf) if i >= 0), default=-1)
+
+
+def _fast_part(text: str, depth: int) -> email.message.Message | None:
+    """One message or MIME part (header block, empty line, body), as the stdlib builds it, or ``None``."""
+    if text.startswith("\n"):
+        headers, body = [], text[1:]
+    elif text.startswith("\r\n"):
+        headers, body = [], text[2:]
+    else:
+        end = _blank_line(text)
+        if end < 0:
+            return None
+        head = text[: end + 1]
+        if _lone_cr(head) or _FIELDS.fullmatch(head) is None:
+            return None  # a lone CR in a header block ends a line for the stdlib parser: let it decide
+        headers = [(m.group(1), m.group(2).rstrip("\r\n")) for m in _FIELD.finditer(head)]
+        body = text[end + (2 if text[end + 1] == "\n" else 3) :]
+    msg = email.message.Message()
+    msg._headers = headers  # what the feed parser's set_raw builds, one (name, value) pair per field
+    maintype = msg.get_content_maintype()
+    if maintype == "message":
         return None
-    end = min(ends)
-    head = text[: end + 1]
-    if head.count("\r") != head.count("\r\n"):
-        return None  # a lone CR ends a line for the stdlib parser: let it decide
-    lines = head[:-1].split("\n")
-    if not all(_HEADER_LINE.match(line) for line in lines):
+    if maintype != "multipart":
+        msg.set_payload(body)
+        return msg
+    return _fast_multipart(msg, body, depth)
+
+
+def _fast_multipart(msg: email.message.Message, body: str, depth: int) -> email.message.Message | None:
+    """Split a multipart body at its boundary lines (RFC 2046), as the stdlib feed parser does."""
+    boundary = msg.get_boundary()
+    if (boundary is None or depth >= _MAX_FAST_DEPTH or (depth == 0 and _lone_cr(body)) or msg.get_content_subtype() == "digest"
+            or str(msg.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary")):
         return None
-    if len(lines) > 1 and lines[-1].startswith("From "):
-        return None  # the stdlib parser pushes a last "From " line back into the body
-    msg = email.parser.Parser(policy=policy.compat32).parsestr(head, headersonly=True)
-    if msg.get_content_maintype() in ("multipart", "message"):
-        return None
-    msg.set_payload(text[end + (2 if text[end + 1] == "\n" else 3) :])
+    separator = "--" + boundary
+    line_re = re.compile(re.escape(separator) + r"(--)?[ \t]*(\r\n|\n)?\Z")
+    cuts: list[tuple[int, int, bool]] = []  # (start, end) of each boundary line, and whether it closes
+    i = body.find(separator)
+    while i >= 0:
+        if i == 0 or body[i - 1] == "\n":
+            eol = body.find("\n", i)
+            stop = len(body) if eol < 0 else eol + 1
+            found = line_re.match(body, i, stop)
+            if found:
+                cuts.append((i, stop, bool(found.group(1))))
+                if found.group(1):
+                    break
+            i = body.find(separator, stop)
+        else:
+            i = body.find(separator, i + 1)
+    if len(cuts) < 2 or not cuts[-1][2] or cuts[0][2]:
+        return None  # no part, or a boundary never closed: defects the stdlib parser should report
+    if cuts[0][0] > 0:
+        msg.preamble = _EOL.sub("", body[: cuts[0][0]], count=1)
+    for (_, start, _), (stop, _, _) in zip(cuts, cuts[1:]):
+        if start == stop or not body[start - 1] == "\n":
+            return None  # two boundary lines in a row, or a boundary line cut off by the end of the mail
+        part = _fast_part(body[start:stop], depth + 1)
+        if part is None:
+            return None
+        # The line ending before a boundary line belongs to the boundary (RFC 2046).
+        if part.is_multipart():
+            part.epilogue = _EOL.sub("", part.epilogue, count=1) if part.epilogue else None
+        elif isinstance(part._payload, str):
+            part._payload = _EOL.sub("", part._payload, count=1)
+        msg.attach(part)
+    msg.epilogue = body[cuts[-1][1] :]
     return msg
+
+
+_ADDR_SPEC = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_SIMPLE_ADDRESS = re.compile(
+    rf"[ \t]*(?:(?:\"(?P<quoted>[^\"\\\r\n]*)\"|(?P<plain>[^()<>@,:;\"\[\]\\\s]+(?:[ \t]+[^()<>@,:;\"\[\]\\\s]+)*))?"
+    rf"[ \t]*<(?P<routed>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC}))[ \t]*"
+)
+"""One address in its common forms (``a@b``, ``Name <a@b>``, ``"Doe, Jane" <a@b>``): what
+``email.utils.getaddresses`` returns for those is read off the match; any other form goes to it."""
+
+
+def _simple_address(value: str) -> tuple[str, str] | None:
+    found = _SIMPLE_ADDRESS.fullmatch(value)
+    if found is None:
+        return None
+    if found["bare"]:
+        return "", found["bare"]
+    name = found["quoted"] if found["quoted"] is not None else " ".join((found["plain"] or "").split())
+    return name, found["routed"]
 
 
 def _addresses(headers: dict[str, list[str]], *names: str) -> list[tuple[str, str]]:
     # Split the raw value first: a decoded name may hold a comma ("Doe, Jane") that is not a separator.
     values = [_unfold(v) for name in names for v in headers.get(name.lower(), ())]
+    simple = _simple_address(values[0]) if len(values) == 1 else None
     try:
-        pairs = email.utils.getaddresses(values)
+        pairs = [simple] if simple else email.utils.getaddresses(values)
     except Exception:  # noqa: BLE001
         return []
     return [(decode_header_value(n), decode_header_value(a)) for n, a in pairs if a or n]
@@ -335,7 +446,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         raw = raw.replace(b"\r", b"\n")  # old Mac line endings: the parser only knows LF and CRLF
         defects.append("CR-only line endings")
     try:
-        msg = _single_part(raw) or email.message_from_bytes(raw, policy=policy.compat32)
+        msg = _fast_message(raw) or email.message_from_bytes(raw, policy=policy.compat32)
     except Exception as exc:  # noqa: BLE001 - compat32 hardly ever raises, but a parser must not
         defects.append(f"unparseable message: {type(exc).__name__}")
         msg = email.message.Message()

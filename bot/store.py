@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,10 @@ class OutboxItem:
     last_error: str | None
     uncertain: bool = False
     """A send that timed out or was interrupted: it may have been delivered already."""
+
+
+_CHUNK = 500
+"""Ids per ``IN (...)`` list: well under SQLite's limit on bound variables (999 before version 3.32)."""
 
 
 def _create_private(path: Path) -> None:
@@ -795,6 +799,17 @@ class Store:
             row = db.execute("SELECT * FROM outbox WHERE id = ?", (item_id,)).fetchone()
         return self._item(row)
 
+    def claim_all(self, items: Sequence[OutboxItem]) -> list[OutboxItem]:
+        """:meth:`claim` for several actions just read with :meth:`due`, in one transaction and a statement
+        per 500: a backlog's drafts are claimed in a few statements instead of four per draft."""
+        ids = [item.id for item in items]
+        with self.transaction() as db:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                db.execute(f"UPDATE outbox SET state = 'claimed', attempts = attempts + 1, updated_at = ?"
+                           f" WHERE id IN ({', '.join('?' * len(chunk))})", (self._clock(), *chunk))
+        return [replace(item, state="claimed", attempts=item.attempts + 1) for item in items]
+
     def complete(self, item_id: int, result: str = "", *, message_status: str | None = None,
                  draft_ref: str | None = None) -> None:
         """Mark an action done and apply the state change it causes, in one transaction."""
@@ -813,6 +828,19 @@ class Store:
                     " updated_at = ? WHERE id = ?",
                     (message_status, draft_ref, now, row[0]),
                 )
+
+    def complete_all(self, done: Sequence[tuple[OutboxItem, str, str | None]], *, message_status: str) -> None:
+        """:meth:`complete` for several actions at once, each given as ``(item, result, draft_ref)``: one
+        transaction of two statements (a draft's completion used to cost four of its own)."""
+        if message_status not in MESSAGE_STATUSES:
+            raise ValueError(f"unknown status {message_status!r}")
+        now = self._clock()
+        with self.transaction() as db:
+            db.executemany("UPDATE outbox SET state = 'done', result = ?, last_error = NULL, updated_at = ? WHERE id = ?",
+                           [(result, now, item.id) for item, result, _ in done])
+            db.executemany("UPDATE messages SET status = ?, draft_ref = COALESCE(?, draft_ref), updated_at = ?"
+                           " WHERE id = ?", [(message_status, ref, now, item.message_row)
+                                             for item, _, ref in done if item.message_row is not None])
 
     def retry_later(self, item_id: int, error: str, delay: float, *, max_attempts: int = 0,
                     uncertain: bool = False) -> str:

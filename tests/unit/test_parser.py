@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import email
+import email.message
+import email.policy
 import sys
 import time
 from email.message import EmailMessage
@@ -65,6 +68,30 @@ def test_addresses_reply_to_and_recipient_count() -> None:
     assert mail.in_reply_to == "<m0@x>"
     assert mail.references == ("<a@x>", "<m0@x>")
     assert mail.date is not None and mail.date.year == 2026
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(st.sampled_from(
+    ["Jane", "Doe", "Dr.", "Q.", " ", "  ", "\t", '"', "Doe, Jane", "<", ">", "jane.doe@example.org", "a@b", "@",
+     "=?utf-8?q?J=C3=B6rg?=", "Jörg", "\udce9", "(c)", "\\", ".", "x..y@z", "[1.2.3.4]", ";", ":", "o'neil@x.ie",
+     "a+b@mail.example.co.uk", "-", "_", "{}"]), max_size=8))
+def test_the_simple_address_reading_agrees_with_getaddresses(parts: list[str]) -> None:
+    """Where the one-address shortcut answers, it answers what the stdlib's getaddresses does."""
+    import email.utils
+
+    value = "".join(parts)
+    simple = parser_module._simple_address(value)
+    if simple is not None:
+        assert [simple] == email.utils.getaddresses([value])
+
+
+@pytest.mark.parametrize("value", ['Jane Doe <jane@x.org>', '"Doe, Jane" <jane@x.org>', "jane@x.org",
+                                   "  Dr.  Jane\tQ. Doe<j.q.doe@mail.x.org>  ", '"" <a@b>', "=?utf-8?q?J=C3=B6rg?= <j@x.de>"])
+def test_common_address_forms_take_the_shortcut(value: str) -> None:
+    import email.utils
+
+    assert parser_module._simple_address(value) is not None
+    assert [parser_module._simple_address(value)] == email.utils.getaddresses([value])
 
 
 def test_list_headers_make_mail_bulk() -> None:
@@ -144,6 +171,17 @@ def test_quotes_and_signature_are_stripped_for_classification() -> None:
 )
 def test_strip_quotes_and_signature(text: str, expected: str) -> None:
     assert strip_quotes_and_signature(text) == expected
+
+
+def test_stripping_finds_a_cut_anywhere_in_a_long_mail() -> None:
+    """The first lines are read first (most mail is cut there); a cut further down, or one whose look-ahead
+    crosses into the later lines, is still found, and > lines are dropped all the way down."""
+    lines = [f"line {i} of what I wrote" for i in range(200)]
+    for where in (3, 58, 59, 60, 61, 62, 63, 64, 65, 150):
+        mail = lines[:where] + ["From: Jane <j@x>", "", "Sent: Monday", "To: Kai"] + lines[where:]
+        assert strip_quotes_and_signature("\n".join(mail)) == "\n".join(lines[:where]), where
+    quoted = [f"> old {i}" if i % 3 else f"new {i}" for i in range(300)]
+    assert strip_quotes_and_signature("\n".join(quoted)) == "\n".join(q for q in quoted if q.startswith("new"))
 
 
 def test_html_to_text_survives_broken_markup() -> None:
@@ -316,9 +354,37 @@ def _both_ways(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[ParsedMail,
     """parse_mail with the fast path, and with the stdlib parser alone."""
     fast = parse_mail(raw)
     with monkeypatch.context() as patched:
-        patched.setattr(parser_module, "_single_part", lambda raw: None)
+        patched.setattr(parser_module, "_fast_message", lambda raw: None)
         slow = parse_mail(raw)
     return fast, slow
+
+
+_MULTIPART = [
+    # multipart/mixed: text and a base64 attachment, CRLF, no preamble
+    b'From: a@b\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain; '
+    b'charset=utf-8\r\n\r\nHello \xc3\xa9\r\n\r\n--b1\r\nContent-Type: application/pdf; name="cv.pdf"\r\n'
+    b"Content-Disposition: attachment; filename=cv.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    + base64.encodebytes(b"%PDF-1.4 " * 40).replace(b"\n", b"\r\n") + b"\r\n--b1--\r\n",
+    # alternative nested in mixed, LF, a preamble and epilogues, a part without headers
+    b"From: a@b\nSubject: nest\nContent-Type: multipart/mixed; boundary=outer\n\nThis is a preamble.\n"
+    b"--outer\nContent-Type: multipart/alternative; boundary=\"in ner\"\n\n--in ner\n\nplain part\n"
+    b"--in ner\nContent-Type: text/html\n\n<p>html <b>part</b></p>\n--in ner--\ninner epilogue\n\n"
+    b"--outer\nContent-Type: text/plain\n\n--outerish line, not a boundary\n--outer--\nouter epilogue\n",
+    # boundary lines with trailing blanks, a close boundary at the very end without a line ending
+    b"From: a@b\r\nContent-Type: multipart/alternative;\r\n boundary=\"=_x\"\r\n\r\n--=_x \t\r\n"
+    b"Content-Type: text/plain\r\n\r\n\r\n--=_x\r\nContent-Type: text/html\r\n\r\n<i>x</i>\r\n--=_x--",
+    # quoted-printable text and an inner epilogue that is only a line ending
+    b"From: a@b\nContent-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; "
+    b"boundary=i\n\n--i\nContent-Transfer-Encoding: quoted-printable\n\nGr=C3=BC=\n=C3=9Fe\n--i--\n\n--o--\n",
+    # awkward: repeated boundary lines, a part without the empty line, message/rfc822 inside, no close
+    b"From: a@b\nContent-Type: multipart/mixed; boundary=q\n\n--q\n--q\n\ntwice\n--q--\n",
+    b"From: a@b\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n--q--\n",
+    b"From: a@b\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: message/rfc822\n\n"
+    b"From: c@d\n\ninner\n--q--\n",
+    b"From: a@b\nContent-Type: multipart/mixed; boundary=q\n\n--q\n\nnever closed\n",
+    b"From: a@b\nContent-Type: multipart/digest; boundary=q\n\n--q\n\nFrom: c@d\n\ndigest\n--q--\n",
+    b"From: a@b\nContent-Type: multipart/mixed; boundary=q\nContent-Transfer-Encoding: base64\n\n--q\n\nx\n--q--\n",
+]
 
 
 def _awkward_samples() -> list[bytes]:
@@ -330,8 +396,39 @@ def _awkward_samples() -> list[bytes]:
                 b"From: a@b\r\nContent-Type: text/plain; charset=latin-1\r\nContent-Transfer-Encoding: base64\r\n\r\n"
                 + base64.encodebytes("Grüße aus Köln".encode("latin-1")),
                 b"From: a@b\r\nSubject: folded\r\n  continues\r\n\r\n\r\nbody after two blank lines\r\n",
-                b"From: a@b\r\nSubject: x\r\nFrom someone else\r\n\r\nan envelope line last in the header\r\n"]
-    return samples
+                b"From: a@b\r\nSubject: x\r\nFrom someone else\r\n\r\nan envelope line last in the header\r\n",
+                b"From: a@b\r\nSubject:\r\n \t\r\n\tfolded after an empty first line\r\n:no name\r\n\r\nx\r\n",
+                b" leading blank: a continuation line first\r\nFrom: a@b\r\n\r\nx\r\n"]
+    return samples + _MULTIPART
+
+
+def _same_tree(fast: email.message.Message, slow: email.message.Message) -> None:
+    """The two parsers built the same message: headers, preamble, epilogue, defects and payloads, all the
+    way down."""
+    assert fast._headers == slow._headers
+    assert (fast.preamble, fast.epilogue, fast.get_unixfrom()) == (slow.preamble, slow.epilogue, slow.get_unixfrom())
+    assert [type(d) for d in fast.defects] == [type(d) for d in slow.defects]
+    assert fast.is_multipart() == slow.is_multipart()
+    if fast.is_multipart():
+        assert len(fast.get_payload()) == len(slow.get_payload())
+        for a, b in zip(fast.get_payload(), slow.get_payload()):
+            _same_tree(a, b)
+    else:
+        assert fast.get_payload() == slow.get_payload()
+
+
+def test_the_fast_message_is_the_stdlib_message() -> None:
+    """Where the fast parser answers, it built exactly the stdlib's message; it answers for every
+    well-formed multipart sample and declines the awkward ones."""
+    answered = 0
+    for raw in _awkward_samples():
+        fast = parser_module._fast_message(raw)
+        if fast is not None:
+            answered += 1
+            _same_tree(fast, email.message_from_bytes(raw, policy=email.policy.compat32))
+    assert all(parser_module._fast_message(raw) is not None for raw in _MULTIPART[:4])
+    assert all(parser_module._fast_message(raw) is None for raw in _MULTIPART[4:])
+    assert answered >= len(_awkward_samples()) // 2
 
 
 def test_fast_path_gives_what_the_stdlib_parser_gives(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -342,7 +439,7 @@ def test_fast_path_gives_what_the_stdlib_parser_gives(monkeypatch: pytest.Monkey
     for raw in samples:
         fast, slow = _both_ways(raw, monkeypatch)
         assert fast == slow, raw[:200]
-        used += parser_module._single_part(raw) is not None
+        used += parser_module._fast_message(raw) is not None
     assert used >= len(samples) // 2
 
 
@@ -350,7 +447,8 @@ def test_fast_path_gives_what_the_stdlib_parser_gives(monkeypatch: pytest.Monkey
 @given(raw=st.sampled_from(_awkward_samples()),
        inserts=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
            [b"\r", b"\n", b"\r\n\r\n", b"\n\n", b" ", b":", b"\xff", b"\x00", b"Content-Type: multipart/mixed\r\n",
-            b"Content-Type: message/rfc822\n", b"=?utf-8?q?x?=", b"\r\nFrom x", b"\nFrom "])), max_size=6))
+            b"Content-Type: message/rfc822\n", b"=?utf-8?q?x?=", b"\r\nFrom x", b"\nFrom ", b"\n--outer\n",
+            b"\r\n--b1--\r\n", b"--q", b"--in ner--", b"\n--o\n\n", b"boundary=q;"])), max_size=6))
 def test_fast_path_agrees_on_mangled_mail(raw: bytes, inserts: list[tuple[int, bytes]],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     data = bytearray(raw)
@@ -358,3 +456,6 @@ def test_fast_path_agrees_on_mangled_mail(raw: bytes, inserts: list[tuple[int, b
         data[min(pos, len(data)):min(pos, len(data))] = chunk
     fast, slow = _both_ways(bytes(data), monkeypatch)
     assert fast == slow
+    tree = parser_module._fast_message(bytes(data))
+    if tree is not None:
+        _same_tree(tree, email.message_from_bytes(bytes(data), policy=email.policy.compat32))

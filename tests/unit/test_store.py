@@ -96,6 +96,33 @@ def test_outbox_claim_complete_applies_state_change_atomically(tmp_path: Path) -
     assert (row["status"], row["draft_ref"]) == ("drafted", "Drafts/5/9")
 
 
+def test_claiming_and_completing_many_at_once_is_what_one_at_a_time_does(tmp_path: Path) -> None:
+    """claim_all and complete_all (a backlog's drafts) leave the rows as claim and complete would, for more
+    items than one IN list holds."""
+    many, single = Store(tmp_path / "many.db"), Store(tmp_path / "single.db")
+    for store in (many, single):
+        for uid in range(1, 1203):
+            _record(store, MessageKey("default", "INBOX", 17, uid), (("draft", f"draft:default/INBOX/17/{uid}", {"n": uid}),))
+    items = many.due(["draft"], limit=2000)
+    claimed = many.claim_all(items)
+    assert [(c.id, c.state, c.attempts, c.payload) for c in claimed] == [
+        (i.id, "claimed", 1, i.payload) for i in items]
+    assert [(i.id, i.state, i.attempts) for i in many.due(["draft"], limit=2000)] == [
+        (c.id, c.state, c.attempts) for c in claimed]
+    for item in single.due(["draft"], limit=2000):
+        single.claim(item.id)
+    done = claimed[:1100]
+    many.complete_all([(item, f"uid:{item.id}", f"Drafts/{item.id}") for item in done], message_status="drafted")
+    for item in done:
+        single.complete(item.id, f"uid:{item.id}", message_status="drafted", draft_ref=f"Drafts/{item.id}")
+    query = ("SELECT m.uid, m.status, m.draft_ref, o.state, o.result, o.attempts FROM messages m"
+             " JOIN outbox o ON o.message_row = m.id ORDER BY m.uid")
+    assert many._db.execute(query).fetchall() == single._db.execute(query).fetchall()
+    assert len(many.due(["draft"], limit=2000)) == 1202 - 1100
+    with pytest.raises(ValueError, match="unknown status"):
+        many.complete_all([(claimed[-1], "", None)], message_status="sent-ish")
+
+
 def test_claimed_item_survives_a_crash(tmp_path: Path) -> None:
     """Given an action claimed when the process died, when the store is reopened, then it is due again."""
     path = tmp_path / "s.db"
