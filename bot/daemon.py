@@ -53,6 +53,7 @@ from bot.imap_source import (
 )
 from bot.models import Decision, ParsedMail
 from bot.parser import parse_mail
+from bot.reader import Batch, Reader, ReaderFailed
 from bot.store import MessageKey, Store
 from bot.tgformat import summarize
 from bot.triage import TriagePolicy, decide, needs_faq
@@ -80,11 +81,13 @@ FILING_ATTEMPTS = 3
 @dataclass
 class LaneResult:
     """What one lane step did: drafts stored (with their UID when the server says it), drafts the server
-    refused (with its reason), and the messages fetched."""
+    refused (with its reason), and the messages fetched (raw, or parsed by the reader process)."""
 
     appended: list[tuple[Any, str, int | None]] = field(default_factory=list)
     refused: list[tuple[Any, str]] = field(default_factory=list)
     fetched: dict[int, bytes] = field(default_factory=dict)
+    read: Batch | None = None
+    """What the reader process fetched and parsed (instead of ``fetched``)."""
 
 
 class FetchFailed(ImapConnectError):
@@ -284,17 +287,22 @@ class FolderWorker:
         if not batches:
             return 0
         drafts_box = self._drafts_connection() if len(batches) > 1 else None
+        reader = self._reader(batches[1:]) if drafts_box is not None and len(batches) > 2 else None
         try:
-            return self._pipeline(mailbox, drafts_box, uidvalidity, batches, advance=advance, progress=progress)
+            return self._pipeline(mailbox, drafts_box, reader, uidvalidity, batches, advance=advance,
+                                  progress=progress)
         finally:
+            if reader is not None:
+                reader.close()
             if drafts_box is not None:
                 drafts_box.close()
 
-    def _pipeline(self, mailbox: Mailbox, drafts_box: Mailbox | None, uidvalidity: int, batches: list[list[int]],
-                  *, advance: bool, progress: Callable[[int, int], None] | None) -> int:
+    def _pipeline(self, mailbox: Mailbox, drafts_box: Mailbox | None, reader: Reader | None, uidvalidity: int,
+                  batches: list[list[int]], *, advance: bool, progress: Callable[[int, int], None] | None) -> int:
         """The batches through triage, with the IMAP work on helper threads. With ``drafts_box`` (a second
-        connection) the drafts of batch *n-1* are APPENDed on it while batch *n+1* is fetched on
-        ``mailbox``, so the server stores drafts (an fsync each) and reads mail at the same time."""
+        connection) the drafts of batch *n-1* are APPENDed on it while batch *n+1* is fetched, so the server
+        stores drafts (an fsync each) and reads mail at the same time; with ``reader`` the fetching and
+        parsing happen in the reader process (see :mod:`bot.reader`), on the other core."""
         done, fed, total = 0, 0, sum(len(b) for b in batches)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="imap-lane") as lane:
 
@@ -302,20 +310,20 @@ class FolderWorker:
                 if drafts_box is None:
                     return [lane.submit(self._lane_step, mailbox, drafts, uids)]
                 return [lane.submit(self._lane_step, drafts_box, drafts, []),
-                        lane.submit(self._lane_step, mailbox, [], uids)]
+                        lane.submit(self._read, mailbox, reader, uidvalidity, uids)]
 
-            raws = self._fetch(mailbox, batches[0])
+            got = LaneResult(fetched=self._fetch(mailbox, batches[0]))
             jobs = step([], batches[1] if len(batches) > 1 else [])
             for n, batch in enumerate(batches):
                 if self.stop.is_set():
                     break
-                done += self._triage_batch(uidvalidity, batch, raws, advance=advance)
+                done += self._triage_batch(uidvalidity, batch, got, advance=advance)
                 drafts = self._claim_drafts()
-                raws = {}
+                got = LaneResult()
                 for job in jobs:  # the drafts of the last batch are in Drafts; the next batch is here
                     result = job.result()
                     self._drafts_stored(result)
-                    raws = raws or result.fetched
+                    got.fetched, got.read = got.fetched or result.fetched, got.read or result.read
                 later = batches[n + 2] if n + 2 < len(batches) and not self.stop.is_set() else []
                 jobs = step(drafts, later)
                 fed += len(batch)
@@ -324,6 +332,34 @@ class FolderWorker:
             for job in jobs:
                 self._drafts_stored(job.result())
         return done
+
+    def _read(self, mailbox: Mailbox, reader: Reader | None, uidvalidity: int, uids: list[int]) -> LaneResult:
+        """Fetch ``uids`` (on the lane): parsed by the reader process while it works, else raw on ``mailbox``."""
+        if uids and reader is not None and not reader.broken:
+            try:
+                read = reader.next(uids)
+            except ReaderFailed as exc:
+                log.warning("%s; mentorbox reads the mail itself for the rest of this pass", exc,
+                            extra={"account": self.account.name, "folder": self.folder})
+            except ImapConnectError as exc:
+                raise FetchFailed(str(exc), uids) from None
+            else:
+                if read.uidvalidity != uidvalidity:
+                    raise ImapConnectError(f"the UIDVALIDITY of {self.folder} changed during the sync")
+                return LaneResult(read=read)
+        return self._lane_step(mailbox, [], uids)
+
+    def _reader(self, batches: list[list[int]]) -> Reader | None:
+        """A reader process for these batches, or None (then the mail is fetched and parsed here). Only with
+        the real connection (a test's stand-in connector cannot cross into another process)."""
+        if self.connector is not connect:
+            return None
+        try:
+            return Reader(self.account, self.folder, batches)
+        except ReaderFailed as exc:
+            log.info("%s: mentorbox reads the mail itself", exc,
+                     extra={"account": self.account.name, "folder": self.folder})
+            return None
 
     def _drafts_connection(self) -> Mailbox | None:
         """A second connection for the drafts of a backlog, or None (then one connection does everything).
@@ -385,12 +421,14 @@ class FolderWorker:
             self.suspects.discard(uid)
         return True
 
-    def _triage_batch(self, uidvalidity: int, batch: list[int], raws: dict[int, bytes], *, advance: bool) -> int:
-        """Parse, classify and record one fetched batch, in one store transaction with the high-water mark."""
+    def _triage_batch(self, uidvalidity: int, batch: list[int], got: LaneResult, *, advance: bool) -> int:
+        """Parse (unless the reader process did), classify and record one fetched batch, in one store
+        transaction with the high-water mark."""
         keys = {uid: MessageKey(self.account.name, self.folder, uidvalidity, uid) for uid in batch}
-        todo = [uid for uid in batch if uid in raws]  # (settled ones were left out before the fetch)
-        mails = {uid: parse_mail(raws[uid]) for uid in todo}
-        raws.clear()  # the raw bytes are not needed any more: free them before the batch's drafts are built
+        read = got.read or Batch(batch, uidvalidity, {})
+        todo = [uid for uid in batch if uid in got.fetched or uid in read.mails]  # (settled ones were left out)
+        mails = {uid: read.mails[uid] if uid in read.mails else parse_mail(got.fetched[uid]) for uid in todo}
+        got.fetched.clear()  # the raw bytes are not needed any more: free them before the batch's drafts are built
         predictions = self._predict([mails[uid] for uid in todo])
         predicted = dict(zip(todo, predictions))  # empty when the batch call failed: one at a time below
         topics = self._topics(todo, mails, predictions)

@@ -1,0 +1,199 @@
+"""The reader: a child process that fetches and parses a backlog while the daemon classifies and drafts.
+
+Why a process: in a first sync of 2,000 messages, parsing is about a fifth of the daemon's CPU, and fetching
+(imaplib's reading, imapclient's parsing of the answer) holds the GIL as well. In a child both run on the
+machine's other core, beside the daemon's thread that classifies, decides, drafts and records. The child only
+reads: it EXAMINEs the folder and fetches with BODY.PEEK on a connection of its own, and answers with parsed
+messages. Everything that is recorded or written stays in the daemon, so a child that dies loses nothing: its
+batches are then fetched and parsed by the daemon itself (see ``FolderWorker._read``).
+
+Measured (``benchmarks/imap_backlog.py``, README): classifying in the child as well made the child the slower
+of the two on a 2-core machine (it then also loads NumPy, SciPy and the model, about 0.3 s, and its memory
+doubles), so the child stays small: ``imapclient``, the parser, nothing else.
+
+The protocol is pickles over the child's stdin and stdout (both ends are this module):
+
+- daemon -> child: the :class:`ImapAccount`, the folder and the UIDs of the batches to read, in order;
+- child -> daemon: ``("ready",)`` or ``("failed", reason)`` after logging in, then per batch
+  ``("ok", Batch)``, or ``("imap-error", reason)`` and nothing more.
+
+The child fetches the next batch while it parses one, and runs at most about a batch ahead
+of the daemon (its answers wait in the pipe until the daemon reads them).
+
+The child exits when its stdin closes: when the sync ends, when the daemon stops, and when the daemon dies
+(kill -9 included; on Linux the kernel also sends it SIGKILL then).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from bot.config import ImapAccount
+from bot.errors import MentorboxError
+from bot.imap_source import ImapConnectError, Mailbox
+from bot.models import ParsedMail
+from bot.parser import parse_mail
+
+@dataclass
+class Batch:
+    """What the child answers for a batch: the UIDs asked for, the folder's UIDVALIDITY, the parsed messages."""
+
+    uids: list[int]
+    """The UIDs asked for (the messages the server still had are in ``mails``)."""
+    uidvalidity: int
+    mails: dict[int, ParsedMail]
+
+
+class ReaderFailed(MentorboxError):
+    """The reader process could not start, log in or answer; the daemon then reads the mail itself."""
+
+
+class Reader:
+    """The daemon's side of one reader process (started for a sync with a backlog, closed at its end)."""
+
+    def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]]) -> None:
+        root = str(Path(__file__).resolve().parents[1])  # the child runs this very copy of mentorbox
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        try:
+            self._proc = subprocess.Popen([sys.executable, "-m", "bot.reader"], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, env=env)
+        except OSError as exc:
+            raise ReaderFailed(f"cannot start the reader process: {exc}") from None
+        self._ready = False
+        self.broken = False
+        """Set once the child failed: the daemon reads the rest of the sync's mail itself."""
+        try:
+            self._send((account, folder, [list(b) for b in batches]))
+        except ReaderFailed:
+            self.close()
+            raise
+
+    def next(self, uids: Sequence[int]) -> Batch:
+        """The next batch, which must be ``uids``, parsed; fetched with BODY.PEEK (nothing marked read).
+
+        Raises :class:`ImapConnectError` when the server failed (as a fetch in the daemon would) and
+        :class:`ReaderFailed` when the child itself did; either way the child is of no more use.
+        """
+        try:
+            if not self._ready:
+                answer = self._receive()
+                if answer[0] != "ready":
+                    raise ReaderFailed(f"the reader process could not start: {answer[1]}")
+                self._ready = True
+            answer = self._receive()
+            if answer[0] == "ok" and answer[1].uids != list(uids):
+                raise ReaderFailed("the reader process answered for other messages than the daemon expected")
+        except ReaderFailed:
+            self.broken = True
+            raise
+        if answer[0] == "ok":
+            return answer[1]
+        self.broken = True  # the child has stopped: its connection is gone
+        if answer[0] == "imap-error":
+            raise ImapConnectError(answer[1])
+        raise ReaderFailed(f"the reader process answered {answer[0]!r}")
+
+    def close(self) -> None:
+        """Let the child go (it exits when its stdin closes) and reap it."""
+        for stream in (self._proc.stdin, self._proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        try:
+            self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    def _send(self, item: object) -> None:
+        assert self._proc.stdin is not None
+        try:
+            pickle.dump(item, self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._proc.stdin.flush()
+        except (OSError, pickle.PicklingError) as exc:
+            raise ReaderFailed(f"the reader process stopped: {exc}") from None
+
+    def _receive(self) -> Any:
+        assert self._proc.stdout is not None
+        try:
+            answer = pickle.load(self._proc.stdout)
+        except Exception as exc:  # noqa: BLE001 - EOF, a broken pipe, a damaged pickle: all mean it stopped
+            raise ReaderFailed(f"the reader process stopped ({self._proc.poll()}): {exc or 'no answer'}") from None
+        if not isinstance(answer, tuple) or not answer:
+            raise ReaderFailed("the reader process answered nonsense")
+        return answer
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the daemon dies (PR_SET_PDEATHSIG); elsewhere the closed
+    stdin does it, at the next batch."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    """The child's work: log in, then fetch and parse the batches asked for, in order."""
+
+    def send(item: object) -> None:
+        pickle.dump(item, stdout, protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.flush()
+
+    try:
+        account, folder, batches = pickle.load(stdin)
+    except EOFError:
+        return 0
+    try:
+        mailbox = Mailbox(account)
+    except MentorboxError as exc:
+        send(("failed", str(exc)))
+        return 0
+    try:
+        uidvalidity, _ = mailbox.select(folder, readonly=True)
+        send(("ready",))
+        with ThreadPoolExecutor(max_workers=1) as fetcher:  # the next batch comes in while this one is parsed
+            ahead = fetcher.submit(mailbox.fetch, batches[0]) if batches else None
+            for n, uids in enumerate(batches):
+                assert ahead is not None
+                try:
+                    raws = ahead.result()
+                except MentorboxError as exc:
+                    send(("imap-error", str(exc)))
+                    return 0
+                ahead = fetcher.submit(mailbox.fetch, batches[n + 1]) if n + 1 < len(batches) else None
+                batch = Batch(uids, uidvalidity, {uid: parse_mail(raw) for uid, raw in raws.items()})
+                del raws
+                send(("ok", batch))
+    except MentorboxError as exc:  # the folder could not be selected
+        send(("failed", str(exc)))
+    except BrokenPipeError:
+        pass  # the daemon went away (or stopped the sync) mid-answer
+    finally:
+        mailbox.close()
+    return 0
+
+
+def main() -> int:
+    """``python -m bot.reader``: started by the daemon, never by hand."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which closes our stdin
+    _die_with_parent()
+    return serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    from bot.reader import main as run  # this module under its own name, so that pickles name bot.reader.Batch
+
+    sys.exit(run())

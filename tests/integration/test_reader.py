@@ -1,0 +1,132 @@
+"""The reader process against the suite's Dovecot: a backlog is fetched and parsed in a child that ends with
+the sync; a child that dies, or cannot log in, leaves the daemon to read the mail itself; and it dies with
+the daemon (kill -9)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import bot.daemon
+from bot.config import ImapAccount, load_config
+from bot.reader import Batch, Reader
+from bot.secrets import SecretRef
+from tests.integration.test_daemon import _append_backlog, _assert_once_each_with_one_draft, _rows
+from tests.test_cli import _mentorbox
+
+
+class SpyReader(Reader):
+    """A real reader that remembers itself and counts its answers."""
+
+    made: list[SpyReader] = []
+
+    def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]]) -> None:
+        super().__init__(account, folder, batches)
+        self.batches = [list(b) for b in batches]
+        self.answers = 0
+        SpyReader.made.append(self)
+
+    def next(self, uids: Sequence[int]) -> Batch:
+        batch = super().next(uids)
+        self.answers += 1
+        return batch
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> type[SpyReader]:
+    monkeypatch.setenv("MBX_TEST_PW", env["MBX_TEST_PW"])
+    SpyReader.made = []
+    monkeypatch.setattr(bot.daemon, "Reader", SpyReader)
+    return SpyReader
+
+
+def _run_once(config: Path) -> int:
+    return bot.daemon.run_daemon(load_config(config), once=True, say=lambda text: None)
+
+
+def test_a_backlog_is_read_in_a_child_that_ends_with_the_sync(imap, daemon_config: Path, spy) -> None:  # type: ignore[no-untyped-def]
+    total = _append_backlog(imap, "r")
+    assert _run_once(daemon_config) == 0
+    (reader,) = spy.made
+    batches = -(-total // 20)
+    assert len(reader.batches) == batches - 1  # the daemon fetches the first batch itself while it starts
+    assert reader.answers == batches - 1 and not reader.broken
+    assert reader._proc.poll() == 0, "the child ends with the sync"
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
+
+
+def test_a_reader_that_dies_leaves_the_daemon_to_read_the_rest(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    class Dying(spy):  # type: ignore[misc, valid-type]
+        def next(self, uids: Sequence[int]) -> Batch:
+            if self.answers == 2:
+                self._proc.kill()
+                self._proc.wait()
+            return super().next(uids)
+
+    monkeypatch.setattr(bot.daemon, "Reader", Dying)
+    total = _append_backlog(imap, "d")
+    assert _run_once(daemon_config) == 0
+    (reader,) = spy.made
+    assert reader.broken and 2 <= reader.answers < len(reader.batches)
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
+
+
+def test_a_reader_that_cannot_log_in_leaves_the_daemon_to_read_everything(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    class Refused(spy):  # type: ignore[misc, valid-type]
+        def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]]) -> None:
+            wrong = dataclasses.replace(account, password=SecretRef("imap.password", env="MBX_NOT_SET"))
+            super().__init__(wrong, folder, batches)
+
+    monkeypatch.setattr(bot.daemon, "Reader", Refused)
+    total = _append_backlog(imap, "l")
+    assert _run_once(daemon_config) == 0
+    (reader,) = spy.made
+    assert reader.broken and reader.answers == 0
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
+
+
+def _reader_pids(daemon: int) -> list[int]:
+    """The daemon's children that run ``bot.reader`` (from /proc: the parent pid is the 4th stat field)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == daemon and b"bot.reader" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+def test_the_reader_dies_with_the_daemon(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 of the daemon mid-backlog leaves no reader process behind (it would hold a connection)."""
+    _append_backlog(imap, "k", copies=12)
+    proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        readers: list[int] = []
+        while time.monotonic() < deadline and not readers:
+            readers = _reader_pids(proc.pid) if _rows(daemon_config) else []
+            time.sleep(0.02)
+        assert readers, "no reader process while the backlog was read"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in readers):
+        time.sleep(0.05)
+    left = [pid for pid in readers if os.path.exists(f"/proc/{pid}")
+            and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[:1]]
+    assert not left, "a reader process outlived the daemon"
