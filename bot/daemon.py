@@ -5,7 +5,8 @@ A worker's cycle: select the folder, fetch what is new since the highest UID rec
 batches), parse, classify the batch, decide, and record each decision *together with* the actions it calls
 for (the outbox) and the folder's new high-water mark, one transaction per batch. The drafts of a batch are
 APPENDed (one MULTIAPPEND) by a helper thread while the next batch is classified; then the worker waits with
-IDLE (or polls).
+IDLE (or polls). A backlog of several batches borrows a second connection for the drafts and a reader
+process (:mod:`bot.reader`) that fetches and parses the batches, for as long as it lasts.
 
 Crash safety follows from that order. A crash before a decision is recorded: the message is above the
 high-water mark and is fetched again. A crash after: the row exists and the message is skipped. A crash in
