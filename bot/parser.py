@@ -293,8 +293,9 @@ def _fast_message(raw: bytes) -> email.message.Message | None:
     walk; ``None`` when the mail is not simple enough (then the stdlib parser runs).
 
     Well-formed means: header blocks of well-formed fields with LF or CRLF line endings, closed by an empty
-    line (a lone CR elsewhere in a single part's body changes nothing: its lines are joined again), and multiparts whose boundaries all appear, with parts between them (nested multiparts
-    too), and no ``message/*`` part. For such mail the stdlib parser's result is fully determined by where
+    line (a lone CR elsewhere in a single part's body changes nothing: its lines are joined again), and
+    multiparts whose boundaries all appear, with parts between them (nested multiparts too), and no
+    ``message/*`` part. For such mail the stdlib parser's result is fully determined by where
     the header blocks and boundary lines are, and this finds them with ``str.find`` and one regex per
     header block. ``tests/unit/test_parser.py`` checks that both give the same result, on awkward and
     mangled mail too.
@@ -308,8 +309,11 @@ def _lone_cr(text: str) -> bool:
 
 
 def _blank_line(text: str) -> int:
-    """Where the first empty line (LF or CRLF) starts, less one; -1 if there is none. Searching for the
-    line ending the text does not use first keeps a 50 KB body from being scanned to its end."""
+    """Where the first empty line (LF or CRLF) starts, less one; -1 if there is none.
+
+    The blank line of the mail's own line ending is looked for first and the other kind only in front of
+    it: searched the other way round, a CRLF mail's 50 KB body was scanned to its end for an LF blank line.
+    """
     first = text.find("\n")
     if first > 0 and text[first - 1] == "\r":
         crlf = text.find("\n\r\n")
@@ -322,10 +326,11 @@ def _blank_line(text: str) -> int:
 
 def _fast_part(text: str, depth: int) -> email.message.Message | None:
     """One message or MIME part (header block, empty line, body), as the stdlib builds it, or ``None``."""
+    headers: list[tuple[str, str]] = []
     if text.startswith("\n"):
-        headers, body = [], text[1:]
+        body = text[1:]
     elif text.startswith("\r\n"):
-        headers, body = [], text[2:]
+        body = text[2:]
     else:
         end = _blank_line(text)
         if end < 0:
@@ -336,7 +341,7 @@ def _fast_part(text: str, depth: int) -> email.message.Message | None:
         headers = [(m.group(1), m.group(2).rstrip("\r\n")) for m in _FIELD.finditer(head)]
         body = text[end + (2 if text[end + 1] == "\n" else 3) :]
     msg = email.message.Message()
-    msg._headers = headers  # what the feed parser's set_raw builds, one (name, value) pair per field
+    msg._headers = headers  # type: ignore[attr-defined]  # what the feed parser's set_raw builds
     maintype = msg.get_content_maintype()
     if maintype == "message":
         return None
@@ -349,9 +354,10 @@ def _fast_part(text: str, depth: int) -> email.message.Message | None:
 def _fast_multipart(msg: email.message.Message, body: str, depth: int) -> email.message.Message | None:
     """Split a multipart body at its boundary lines (RFC 2046), as the stdlib feed parser does."""
     boundary = msg.get_boundary()
-    if (boundary is None or depth >= _MAX_FAST_DEPTH or (depth == 0 and _lone_cr(body)) or msg.get_content_subtype() == "digest"
+    if (boundary is None or depth >= _MAX_FAST_DEPTH or msg.get_content_subtype() == "digest"
+            or (depth == 0 and _lone_cr(body))  # (a nested body is a slice of this one: checked here)
             or str(msg.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary")):
-        return None
+        return None  # the stdlib reports a defect, or gives a digest's parts another default type
     separator = "--" + boundary
     line_re = re.compile(re.escape(separator) + r"(--)?[ \t]*(\r\n|\n)?\Z")
     cuts: list[tuple[int, int, bool]] = []  # (start, end) of each boundary line, and whether it closes
@@ -381,16 +387,18 @@ def _fast_multipart(msg: email.message.Message, body: str, depth: int) -> email.
         # The line ending before a boundary line belongs to the boundary (RFC 2046).
         if part.is_multipart():
             part.epilogue = _EOL.sub("", part.epilogue, count=1) if part.epilogue else None
-        elif isinstance(part._payload, str):
-            part._payload = _EOL.sub("", part._payload, count=1)
+        elif isinstance(part._payload, str):  # type: ignore[attr-defined]  # (get_payload would decode it)
+            part._payload = _EOL.sub("", part._payload, count=1)  # type: ignore[attr-defined]
         msg.attach(part)
     msg.epilogue = body[cuts[-1][1] :]
     return msg
 
 
-_ADDR_SPEC = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_WORD = r"[^()<>@,:;\"\[\]\\\s]+"
 _SIMPLE_ADDRESS = re.compile(
-    rf"[ \t]*(?:(?:\"(?P<quoted>[^\"\\\r\n]*)\"|(?P<plain>[^()<>@,:;\"\[\]\\\s]+(?:[ \t]+[^()<>@,:;\"\[\]\\\s]+)*))?"
+    rf"[ \t]*(?:(?:\"(?P<quoted>[^\"\\\r\n]*)\"|(?P<plain>{_WORD}(?:[ \t]+{_WORD})*))?"
     rf"[ \t]*<(?P<routed>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC}))[ \t]*"
 )
 """One address in its common forms (``a@b``, ``Name <a@b>``, ``"Doe, Jane" <a@b>``): what
@@ -398,6 +406,7 @@ _SIMPLE_ADDRESS = re.compile(
 
 
 def _simple_address(value: str) -> tuple[str, str] | None:
+    """``(name, address)`` as ``getaddresses`` gives it for one address in a common form, else None."""
     found = _SIMPLE_ADDRESS.fullmatch(value)
     if found is None:
         return None

@@ -836,8 +836,8 @@ class Store:
             raise ValueError(f"unknown status {message_status!r}")
         now = self._clock()
         with self.transaction() as db:
-            db.executemany("UPDATE outbox SET state = 'done', result = ?, last_error = NULL, updated_at = ? WHERE id = ?",
-                           [(result, now, item.id) for item, result, _ in done])
+            db.executemany("UPDATE outbox SET state = 'done', result = ?, last_error = NULL, updated_at = ?"
+                           " WHERE id = ?", [(result, now, item.id) for item, result, _ in done])
             db.executemany("UPDATE messages SET status = ?, draft_ref = COALESCE(?, draft_ref), updated_at = ?"
                            " WHERE id = ?", [(message_status, ref, now, item.message_row)
                                              for item, _, ref in done if item.message_row is not None])

@@ -102,7 +102,8 @@ def test_claiming_and_completing_many_at_once_is_what_one_at_a_time_does(tmp_pat
     many, single = Store(tmp_path / "many.db"), Store(tmp_path / "single.db")
     for store in (many, single):
         for uid in range(1, 1203):
-            _record(store, MessageKey("default", "INBOX", 17, uid), (("draft", f"draft:default/INBOX/17/{uid}", {"n": uid}),))
+            draft = ("draft", f"draft:default/INBOX/17/{uid}", {"n": uid})
+            _record(store, MessageKey("default", "INBOX", 17, uid), (draft,))
     items = many.due(["draft"], limit=2000)
     claimed = many.claim_all(items)
     assert [(c.id, c.state, c.attempts, c.payload) for c in claimed] == [
