@@ -59,6 +59,8 @@ class ImapAccount:
     sent_folder: str = ""
     watch_sent: bool = True
     idle: bool = True
+    backlog_helpers: bool = True
+    """Whether a backlog may borrow two more connections (drafts, and the reader process) while it lasts."""
     poll_seconds: int = 60
     backfill_days: int = 14
     batch_size: int = 100
@@ -329,6 +331,7 @@ def _account(t: _Table, name: str) -> ImapAccount:
         sent_folder=t.string("sent_folder"),
         watch_sent=t.flag("watch_sent", True),
         idle=t.flag("idle", True),
+        backlog_helpers=t.flag("backlog_helpers", True),
         poll_seconds=t.integer("poll_seconds", 60, 5, 86_400),
         backfill_days=t.integer("backfill_days", 14, 0, 36_500),
         batch_size=t.integer("batch_size", 100, 1, 5_000),

@@ -124,6 +124,10 @@ class Services:
     """Tell the Telegram side that the outbox has something for it (set when Telegram runs)."""
     kicks: dict[str, threading.Event] = field(default_factory=dict)
     """Per ``account/folder``: set to make that worker sync (and perform its outbox) now."""
+    backlog_slot: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
+    """Held by the one folder whose backlog uses the helper connections: at most two more connections than
+    folders, however many folders start with a backlog (servers limit connections per user: Dovecot to 10,
+    Gmail to 15, and the owner's mail clients count too)."""
 
     def kick(self, account: str, folder: str) -> None:
         """Make one folder's worker sync now (e.g. a follow-up draft is waiting to be appended)."""
@@ -287,9 +291,12 @@ class FolderWorker:
                          progress: Callable[[int, int], None] | None) -> int:
         if not batches:
             return 0
-        drafts_box = self._drafts_connection() if len(batches) > 1 else None
-        reader = self._reader(batches[1:]) if drafts_box is not None and len(batches) > 2 else None
+        slot = self.services.backlog_slot
+        helped = len(batches) > 1 and self.account.backlog_helpers and slot.acquire(blocking=False)
+        drafts_box = reader = None
         try:
+            drafts_box = self._drafts_connection() if helped else None
+            reader = self._reader(batches[1:]) if drafts_box is not None and len(batches) > 2 else None
             return self._pipeline(mailbox, drafts_box, reader, uidvalidity, batches, advance=advance,
                                   progress=progress)
         finally:
@@ -297,6 +304,8 @@ class FolderWorker:
                 reader.close()
             if drafts_box is not None:
                 drafts_box.close()
+            if helped:
+                slot.release()
 
     def _pipeline(self, mailbox: Mailbox, drafts_box: Mailbox | None, reader: Reader | None, uidvalidity: int,
                   batches: list[list[int]], *, advance: bool, progress: Callable[[int, int], None] | None) -> int:

@@ -8,6 +8,7 @@ import dataclasses
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,13 @@ import bot.daemon
 from bot.config import ImapAccount, load_config
 from bot.reader import Batch, Reader
 from bot.secrets import SecretRef
-from tests.integration.test_daemon import _append_backlog, _assert_once_each_with_one_draft, _rows
+from tests.integration.test_daemon import (
+    _append_backlog,
+    _assert_once_each_with_one_draft,
+    _drafts,
+    _rows,
+    _sample_messages,
+)
 from tests.test_cli import _mentorbox
 
 
@@ -91,6 +98,52 @@ def test_a_reader_that_cannot_log_in_leaves_the_daemon_to_read_everything(imap, 
     assert _run_once(daemon_config) == 0
     (reader,) = spy.made
     assert reader.broken and reader.answers == 0
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
+
+
+def test_folders_with_a_backlog_take_the_helpers_one_at_a_time(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three folders start with a backlog at once: one reader at a time (two more connections than folders,
+    not six), and every message of every folder is triaged once, with one draft each."""
+    live, most = [0], [0]
+    lock = threading.Lock()
+
+    class Counted(spy):  # type: ignore[misc, valid-type]
+        def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]]) -> None:
+            with lock:
+                live[0] += 1
+                most[0] = max(most[0], live[0])
+            super().__init__(account, folder, batches)
+
+        def close(self) -> None:
+            super().close()
+            with lock:
+                live[0] -= 1
+
+    monkeypatch.setattr(bot.daemon, "Reader", Counted)
+    folders = ["INBOX", "Lists", "Jobs"]
+    for folder in folders[1:]:
+        imap.create_folder(folder)
+    messages = _sample_messages()
+    for folder in folders:
+        for copy in range(2):
+            imap.multiappend(folder, [raw.replace(b"Message-ID: <", f"Message-ID: <{folder}{copy}-".encode(), 1)
+                                      for raw in messages])
+    daemon_config.write_text(daemon_config.read_text() + f"folders = {folders!r}\n".replace("'", '"'))
+    assert _run_once(daemon_config) == 0
+    assert len(spy.made) >= 1 and most[0] == 1
+    rows = _rows(daemon_config)
+    assert len(rows) == 3 * 2 * len(messages)
+    assert len({(r["folder"], r["uid"]) for r in rows}) == len(rows)
+    replied_to = [d["In-Reply-To"] for d in _drafts(imap)]
+    assert len(replied_to) == len(set(replied_to)) == sum(1 for r in rows if r["status"] == "drafted")
+
+
+def test_without_backlog_helpers_one_connection_does_it_all(imap, daemon_config: Path, spy) -> None:  # type: ignore[no-untyped-def]
+    daemon_config.write_text(daemon_config.read_text() + "backlog_helpers = false\n")
+    total = _append_backlog(imap, "n")
+    assert _run_once(daemon_config) == 0
+    assert spy.made == []
     _assert_once_each_with_one_draft(daemon_config, imap, total)
 
 
