@@ -20,8 +20,9 @@ The protocol is pickles over the child's stdin and stdout (both ends are this mo
 The child fetches the next batch while it parses one, and runs at most about a batch ahead
 of the daemon (its answers wait in the pipe until the daemon reads them).
 
-The child exits when its stdin closes: when the sync ends, when the daemon stops, and when the daemon dies
-(kill -9 included; on Linux the kernel also sends it SIGKILL then).
+The child exits once it has answered every batch; when the daemon stops reading (it stopped the sync, or
+stopped altogether: the child's next answer meets a closed pipe); and when the daemon dies, kill -9
+included (on Linux the kernel sends it SIGKILL then; elsewhere the closed pipe ends it a batch later).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class Reader:
                     raise ReaderFailed(f"the reader process could not start: {answer[1]}")
                 self._ready = True
             answer = self._receive()
-            if answer[0] == "ok" and answer[1].uids != list(uids):
+            if answer[0] == "ok" and (not isinstance(answer[1], Batch) or answer[1].uids != list(uids)):
                 raise ReaderFailed("the reader process answered for other messages than the daemon expected")
         except ReaderFailed:
             self.broken = True
@@ -104,7 +105,7 @@ class Reader:
         raise ReaderFailed(f"the reader process answered {answer[0]!r}")
 
     def close(self) -> None:
-        """Let the child go (it exits when its stdin closes) and reap it."""
+        """Close the pipes (a child still working meets the closed pipe at its next answer) and reap it."""
         for stream in (self._proc.stdin, self._proc.stdout):
             try:
                 if stream is not None:
@@ -137,8 +138,9 @@ class Reader:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when the daemon dies (PR_SET_PDEATHSIG); elsewhere the closed
-    stdin does it, at the next batch."""
+    """Ask Linux to SIGKILL this process when the daemon dies (PR_SET_PDEATHSIG: strictly, when the daemon
+    thread that started it ends, and the reader lives within one sync of that thread); elsewhere the closed
+    pipe ends it at its next answer."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -188,7 +190,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
 
 def main() -> int:
     """``python -m bot.reader``: started by the daemon, never by hand."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which closes our stdin
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the daemon's to handle: it stops reading us
     _die_with_parent()
     return serve(sys.stdin.buffer, sys.stdout.buffer)
 
