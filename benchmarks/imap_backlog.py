@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from classifier.corpus import data_dir, read_records, record_to_bytes  # noqa: E402
 from tests.dovecot import PASSWORD, start_dovecot  # noqa: E402
+from tests.procs import children  # noqa: E402
 
 FILLER = ("Earlier in this thread we discussed the schedule, the reading list and the datasets in some detail. "
           "I am keeping the whole conversation below so that nothing gets lost along the way. ")
@@ -102,19 +103,6 @@ def hwm_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (from /proc: the parent pid is the 4th field of stat)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return found
 
 
 def synced(store: Path, expected: int) -> bool:

@@ -26,6 +26,7 @@ from tests.integration.test_daemon import (
     _rows,
     _sample_messages,
 )
+from tests.procs import children
 from tests.test_cli import _mentorbox
 
 
@@ -148,16 +149,13 @@ def test_without_backlog_helpers_one_connection_does_it_all(imap, daemon_config:
 
 
 def _reader_pids(daemon: int) -> list[int]:
-    """The daemon's children that run ``bot.reader`` (from /proc: the parent pid is the 4th stat field)."""
+    """The daemon's children that run ``bot.reader``."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in children(daemon):
         try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if parent == daemon and b"bot.reader" in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except (OSError, IndexError, ValueError):
+            if b"bot.reader" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
             pass
     return found
 
