@@ -349,6 +349,8 @@ class FolderWorker:
             try:
                 read = reader.next(uids)
             except ReaderFailed as exc:
+                if self.stop.is_set():  # stopped together with the daemon (systemd signals the whole group)
+                    return LaneResult()
                 log.warning("%s; mentorbox reads the mail itself for the rest of this pass", exc,
                             extra={"account": self.account.name, "folder": self.folder})
             except ImapConnectError as exc:

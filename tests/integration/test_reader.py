@@ -181,3 +181,31 @@ def test_the_reader_dies_with_the_daemon(imap, daemon_config: Path, env) -> None
     left = [pid for pid in readers if os.path.exists(f"/proc/{pid}")
             and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[:1]]
     assert not left, "a reader process outlived the daemon"
+
+
+def test_sigterm_to_the_whole_group_stops_daemon_and_reader_quietly(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """``systemctl stop`` signals every process of the service: the reader ends at once, and the daemon
+    neither complains about it nor goes on reading; exit 0 within 10 s, and the next run finishes the job."""
+    total = _append_backlog(imap, "g", copies=12)
+    proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    readers: list[int] = []
+    while time.monotonic() < deadline and not readers:
+        readers = _reader_pids(proc.pid) if _rows(daemon_config) else []
+        time.sleep(0.02)
+    assert readers, "no reader process while the backlog was read"
+    stopped = time.monotonic()
+    os.killpg(proc.pid, signal.SIGTERM)
+    code = proc.wait(15)
+    took = time.monotonic() - stopped
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert code == 0 and took < 10, (code, took, stderr)
+    assert "mentorbox stopped" in stderr and "Traceback" not in stderr
+    assert "reader process" not in stderr, stderr
+    assert 0 < len(_rows(daemon_config)) < total
+    done = subprocess.run([*_mentorbox(), "run", "--once", "--config", str(daemon_config)], env=env,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
