@@ -14,7 +14,6 @@ import binascii
 import codecs
 import email
 import email.message
-import email.parser
 import email.utils
 import quopri
 import re
