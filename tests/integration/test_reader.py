@@ -160,18 +160,24 @@ def _reader_pids(daemon: int) -> list[int]:
     return found
 
 
+def _readers_at_work(daemon: int, config: Path) -> list[int]:
+    """The daemon's reader processes, once it has recorded its first messages (fails after a minute)."""
+    deadline = time.monotonic() + 60
+    readers: list[int] = []
+    while time.monotonic() < deadline and not readers:
+        readers = _reader_pids(daemon) if _rows(config) else []
+        time.sleep(0.02)
+    assert readers, "no reader process while the backlog was read"
+    return readers
+
+
 def test_the_reader_dies_with_the_daemon(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
     """kill -9 of the daemon mid-backlog leaves no reader process behind (it would hold a connection)."""
     _append_backlog(imap, "k", copies=12)
     proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        readers: list[int] = []
-        while time.monotonic() < deadline and not readers:
-            readers = _reader_pids(proc.pid) if _rows(daemon_config) else []
-            time.sleep(0.02)
-        assert readers, "no reader process while the backlog was read"
+        readers = _readers_at_work(proc.pid, daemon_config)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -190,12 +196,7 @@ def test_sigterm_to_the_whole_group_stops_daemon_and_reader_quietly(imap, daemon
     proc = subprocess.Popen([*_mentorbox(), "run", "--config", str(daemon_config)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                             start_new_session=True)
-    deadline = time.monotonic() + 60
-    readers: list[int] = []
-    while time.monotonic() < deadline and not readers:
-        readers = _reader_pids(proc.pid) if _rows(daemon_config) else []
-        time.sleep(0.02)
-    assert readers, "no reader process while the backlog was read"
+    _readers_at_work(proc.pid, daemon_config)
     stopped = time.monotonic()
     os.killpg(proc.pid, signal.SIGTERM)
     code = proc.wait(15)
