@@ -349,7 +349,9 @@ class FolderWorker:
             try:
                 read = reader.next(uids)
             except ReaderFailed as exc:
-                if self.stop.is_set():  # stopped together with the daemon (systemd signals the whole group)
+                # Stopped together with the daemon (systemctl stop signals the whole group)? This thread may see
+                # the reader gone before the daemon's signal handler has run: give the stop a moment to show.
+                if self.stop.wait(0.5):
                     return LaneResult()
                 log.warning("%s; mentorbox reads the mail itself for the rest of this pass", exc,
                             extra={"account": self.account.name, "folder": self.folder})
