@@ -54,6 +54,7 @@ from bot.imap_source import (
 )
 from bot.models import Decision, ParsedMail
 from bot.parser import parse_mail
+from bot.prepare import Ahead
 from bot.reader import Batch, Reader, ReaderFailed
 from bot.store import MessageKey, Store
 from bot.tgformat import summarize
@@ -150,7 +151,8 @@ def build_services(config: Config, say: Callable[[str], None], *, clock: Callabl
     templates = config.drafts.templates_dir or shipped_templates_dir()
     owner = Owner(config.owner.name, config.owner.address, config.owner.signature)
     entries = load_faq(templates)
-    matcher = FaqMatcher(entries, topic_model(entries, templates, config.classifier.model_dir, say) if entries else None)
+    topics = topic_model(entries, templates, config.classifier.model_dir, say) if entries else None
+    matcher = FaqMatcher(entries, topics)
     policy = TriagePolicy(
         unsure_below=config.classifier.unsure_below, priority_threshold=config.priority.threshold,
         vips=config.priority.vip, draft_labels=config.drafts.labels if config.drafts.enabled else (),
@@ -369,11 +371,16 @@ class FolderWorker:
         if self.connector is not connect:
             return None
         try:
-            return Reader(self.account, self.folder, batches)
+            return Reader(self.account, self.folder, batches, self._ahead())
         except ReaderFailed as exc:
             log.info("%s: mentorbox reads the mail itself", exc,
                      extra={"account": self.account.name, "folder": self.folder})
             return None
+
+    def _ahead(self) -> Ahead:
+        """What the reader does ahead for each message (see :mod:`bot.prepare`): for the model in use now."""
+        served = self.services.model.get().served
+        return Ahead(models=[(served.key, served.spec)])
 
     def _drafts_connection(self) -> Mailbox | None:
         """A second connection for the drafts of a backlog, or None (then one connection does everything).

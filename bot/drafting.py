@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import quopri
 import re
-import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.header import Header
@@ -24,9 +23,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from bot.errors import TemplateError
 from bot.models import ANSWERED_LABELS, ParsedMail
 from bot.names import first_name
+from bot.quoting import quote, wrap_text
 
 TEMPLATE_SUFFIX = ".txt.j2"
-WRAP = 72
 _PREFIX = re.compile(r"^\s*((re|aw|sv|vs|ref|rif|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -52,90 +51,6 @@ def reply_subject(subject: str) -> str:
     return f"Re: {core}" if core else "Re: your message"
 
 
-def _keep_as_is(line: str) -> bool:
-    return not line.strip() or line.startswith((">", " ", "\t", "-", "*", "•")) or "://" in line
-
-
-_NOT_A_SPACE = re.compile(r"[^\S ]")
-"""Whitespace other than the plain space: textwrap treats those specially, so such text goes to textwrap."""
-
-
-def fill_spaces(text: str, width: int) -> list[str]:
-    """``textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)`` for text whose only
-    whitespace is the plain space and that starts with a word: the same lines, found with ``rfind`` on the
-    string instead of textwrap's chunk-by-chunk loop (drafts quote up to 2,000 characters of every message).
-    """
-    if not text or text[0] == " " or _NOT_A_SPACE.search(text):
-        return textwrap.wrap(text, width=width, break_long_words=False, break_on_hyphens=False)
-    lines: list[str] = []
-    size, i = len(text), 0
-    while i < size:
-        while i < size and text[i] == " ":  # spaces at the start of a following line are dropped
-            i += 1
-        if i >= size:
-            break
-        end = i + width
-        if end >= size:
-            j = size
-        elif (text[end - 1] == " ") != (text[end] == " "):  # a word or a run of spaces ends exactly at width
-            j = end
-        elif text[end] == " ":  # a run of spaces crosses the width: the line ends before it
-            j = i + len(text[i:end].rstrip(" "))
-        else:  # a word crosses the width: it starts the next line, or is alone on this one if it is too long
-            space = text.rfind(" ", i, end)
-            if space == -1:
-                found = text.find(" ", i)
-                j = size if found == -1 else found
-            else:
-                j = space + 1
-        line = text[i:j].rstrip(" ")
-        if line:
-            lines.append(line)
-        i = j
-    return lines
-
-
-def wrap_text(text: str, width: int = WRAP) -> str:
-    """Reflow each paragraph to ``width`` columns; quotes, lists, indented lines and URLs are kept as they are.
-
-    Templates are written with their own line breaks; joining a paragraph's lines before wrapping avoids
-    the ragged "one long line, one short line" look when a template line is a few characters too long.
-    A short line is never joined to the next one, so "Best wishes," stays above the signature.
-    """
-    out: list[str] = []
-    paragraph: list[str] = []
-
-    def flush() -> None:
-        if paragraph:
-            joined = " ".join(part.strip() for part in paragraph)
-            out.extend(fill_spaces(joined, width))
-            paragraph.clear()
-
-    for line in text.split("\n"):
-        if _keep_as_is(line):
-            flush()
-            out.append(line)
-        else:
-            paragraph.append(line)
-            if len(line) < width * 0.6:  # a short line ends its paragraph: closings, signatures, lists
-                flush()
-    flush()
-    return "\n".join(out)
-
-
-def quote(mail: ParsedMail, limit: int = 2000) -> str:
-    """The original, quoted under an attribution line (its first ``limit`` characters: a reply needs the
-    context, not the whole thread the sender kept below their message)."""
-    when = format_datetime(mail.date) if mail.date else "an earlier date"
-    who = mail.sender or "the sender"
-    body = mail.text.strip()
-    if len(body) > limit:
-        body = body[:limit].rstrip() + "\n[...]"
-    quoted = "\n".join(("> " + line).rstrip() for line in wrap_text(body, WRAP - 2).split("\n"))
-    attribution = "\n".join(textwrap.wrap(f"On {when}, {who} wrote:", width=WRAP, break_long_words=False))
-    return f"{attribution}\n{quoted}"
-
-
 class Drafter:
     """Renders reply texts from a templates directory; compile errors name the file and line."""
 
@@ -153,7 +68,8 @@ class Drafter:
 
     def template_names(self) -> list[str]:
         """The label templates present in the directory."""
-        return [f"{label}{TEMPLATE_SUFFIX}" for label in ANSWERED_LABELS if (self.dir / f"{label}{TEMPLATE_SUFFIX}").exists()]
+        names = [f"{label}{TEMPLATE_SUFFIX}" for label in ANSWERED_LABELS]
+        return [name for name in names if (self.dir / name).exists()]
 
     def check(self) -> list[str]:
         """Compile and test-render every template; return the problems (empty: all good)."""

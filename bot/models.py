@@ -6,9 +6,12 @@ new value instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
 
 Label = Literal["congratulation", "advice_request", "phd_offer", "job_lead", "other"]
 LABELS: tuple[Label, ...] = ("congratulation", "advice_request", "phd_offer", "job_lead", "other")
@@ -52,6 +55,9 @@ class ParsedMail:
     size: int
     defects: tuple[str, ...] = field(default=())
     """What was wrong with the message and how it was worked around (for the log, never fatal)."""
+    derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    """What later stages compute from this message alone, kept with it by :func:`memo` so that each is
+    computed once, and may be computed ahead, in the reader process (see :mod:`bot.prepare`)."""
 
     @property
     def is_bulk(self) -> bool:
@@ -69,6 +75,16 @@ class ParsedMail:
         if self.sender_name and self.sender_address:
             return f"{self.sender_name} <{self.sender_address}>"
         return self.sender_name or self.sender_address
+
+
+def memo(mail: ParsedMail, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, a value that depends on ``mail`` alone (and on what ``key`` names), computed once per
+    message. Values must not be changed by their users: they may be shared, and crossed processes."""
+    try:
+        return mail.derived[key]  # type: ignore[no-any-return]
+    except KeyError:
+        value = mail.derived[key] = compute()
+        return value
 
 
 @dataclass(frozen=True)

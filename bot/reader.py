@@ -9,11 +9,13 @@ batches are then fetched and parsed by the daemon itself (see ``FolderWorker._re
 
 Measured (``benchmarks/imap_backlog.py``, README): classifying in the child as well made the child the slower
 of the two on a 2-core machine (it then also loads NumPy, SciPy and the model, about 0.3 s, and its memory
-doubles), so the child stays small: ``imapclient``, the parser, nothing else.
+doubles), so the child stays small: ``imapclient``, the parser, and the pure-Python work of
+:mod:`bot.prepare` (the model's vocabularies come with the request; no NumPy).
 
 The protocol is pickles over the child's stdin and stdout (both ends are this module):
 
-- daemon -> child: the :class:`ImapAccount`, the folder and the UIDs of the batches to read, in order;
+- daemon -> child: the :class:`ImapAccount`, the folder, the UIDs of the batches to read, in order, and the
+  :class:`~bot.prepare.Ahead` work to do on each message;
 - child -> daemon: ``("ready",)`` or ``("failed", reason)`` after logging in, then per batch
   ``("ok", Batch)``, or ``("imap-error", reason)`` and nothing more.
 
@@ -33,6 +35,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +47,7 @@ from bot.errors import MentorboxError
 from bot.imap_source import ImapConnectError, Mailbox
 from bot.models import ParsedMail
 from bot.parser import parse_mail
+from bot.prepare import Ahead, prepare
 
 @dataclass
 class Batch:
@@ -62,7 +66,8 @@ class ReaderFailed(MentorboxError):
 class Reader:
     """The daemon's side of one reader process (started for a sync with a backlog, closed at its end)."""
 
-    def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]]) -> None:
+    def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]],
+                 ahead: Ahead | None = None) -> None:
         root = str(Path(__file__).resolve().parents[1])  # the child runs this very copy of mentorbox
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         try:
@@ -73,11 +78,19 @@ class Reader:
         self._ready = False
         self.broken = False
         """Set once the child failed: the daemon reads the rest of the sync's mail itself."""
+        # The request carries the model's vocabularies (some 400 KB): more than a pipe holds, so writing it
+        # waits for the child to start up and read it (0.1 s). A thread writes it while the daemon goes on.
+        self._request_failed: ReaderFailed | None = None
+        request = (account, folder, [list(b) for b in batches], ahead or Ahead())
+        self._requesting = threading.Thread(target=self._request, args=(request,), name="reader-request",
+                                            daemon=True)
+        self._requesting.start()
+
+    def _request(self, request: object) -> None:
         try:
-            self._send((account, folder, [list(b) for b in batches]))
-        except ReaderFailed:
-            self.close()
-            raise
+            self._send(request)
+        except ReaderFailed as exc:
+            self._request_failed = exc
 
     def next(self, uids: Sequence[int]) -> Batch:
         """The next batch, which must be ``uids``, parsed; fetched with BODY.PEEK (nothing marked read).
@@ -87,6 +100,9 @@ class Reader:
         """
         try:
             if not self._ready:
+                self._requesting.join()
+                if self._request_failed is not None:
+                    raise self._request_failed
                 answer = self._receive()
                 if answer[0] != "ready":
                     raise ReaderFailed(f"the reader process could not start: {answer[1]}")
@@ -106,6 +122,9 @@ class Reader:
 
     def close(self) -> None:
         """Close the pipes (a child still working meets the closed pipe at its next answer) and reap it."""
+        if self._requesting.is_alive():  # the child has not even read its request: nothing of it is lost
+            self._proc.kill()
+            self._requesting.join()
         for stream in (self._proc.stdin, self._proc.stdout):
             try:
                 if stream is not None:
@@ -155,7 +174,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
         stdout.flush()
 
     try:
-        account, folder, batches = pickle.load(stdin)
+        account, folder, batches, work = pickle.load(stdin)
     except EOFError:
         return 0
     try:
@@ -178,6 +197,11 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
                 ahead = fetcher.submit(mailbox.fetch, batches[n + 1]) if n + 1 < len(batches) else None
                 batch = Batch(uids, uidvalidity, {uid: parse_mail(raw) for uid, raw in raws.items()})
                 del raws
+                for mail in batch.mails.values():
+                    try:
+                        prepare(mail, work)
+                    except Exception:  # noqa: BLE001 - the daemon does what is missing, and records any failure
+                        pass
                 send(("ok", batch))
     except MentorboxError as exc:  # the folder could not be selected
         send(("failed", str(exc)))

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
-from bot.models import ParsedMail
+from bot.models import ParsedMail, memo
+from classifier.columns import Spec, row_columns
 
 FREEMAIL = frozenset(
     "gmail.com googlemail.com yahoo.com yahoo.co.in yahoo.co.uk yahoo.fr ymail.com outlook.com hotmail.com live.com "
@@ -86,9 +85,7 @@ def to_row(mail: ParsedMail) -> tuple[str, str, str]:
     return (mail.subject, mail.clean_text[:MAX_CHARS], " ".join(meta_tokens(mail)))
 
 
-def to_matrix(mails: list[ParsedMail]) -> np.ndarray:
-    """Model input for a batch: an object array with one column per entry of :data:`COLUMNS`."""
-    out = np.empty((len(mails), len(COLUMNS)), dtype=object)
-    for i, mail in enumerate(mails):
-        out[i] = to_row(mail)
-    return out
+def columns_of(mail: ParsedMail, key: str, spec: Spec) -> tuple[bytes, ...]:
+    """The columns of ``mail``'s input row in the feature blocks ``spec`` of the loaded model named ``key``
+    (:attr:`classifier.serving.ServingModel.key`): found once per message and model, maybe ahead of time."""
+    return memo(mail, key, lambda: row_columns(to_row(mail), spec))

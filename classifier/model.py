@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from bot.models import LABELS, Label, ParsedMail, Prediction
-from classifier.features import to_row
+from classifier.features import columns_of
 from classifier.serving import ServingModel
 
 
@@ -38,10 +38,14 @@ class TriageModel:
         return cls(export_pipeline(pipeline), version, meta)
 
     def predict(self, mails: Sequence[ParsedMail], *, reasons: int = 4) -> list[Prediction]:
-        """Classify a batch (one vectorisation for all: much faster than one message at a time)."""
+        """Classify a batch (one vectorisation for all: much faster than one message at a time).
+
+        The columns of each message are found once per message and model, and may have been found ahead of
+        time, in the reader process (see :mod:`bot.prepare`).
+        """
         if not mails:
             return []
-        x = self.served.features([to_row(mail) for mail in mails])
+        x = self.served.features_of([self.columns(mail) for mail in mails])
         probabilities = self.served.predict_proba(x)
         out: list[Prediction] = []
         for row, probs in enumerate(probabilities):
@@ -56,3 +60,7 @@ class TriageModel:
                 )
             )
         return out
+
+    def columns(self, mail: ParsedMail) -> tuple[bytes, ...]:
+        """The columns of ``mail``'s terms in this model's feature blocks (computed once per message)."""
+        return columns_of(mail, self.served.key, self.served.spec)

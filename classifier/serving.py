@@ -17,61 +17,29 @@ TF-IDF matrices bit for bit.
 from __future__ import annotations
 
 import json
-import re
-import sys
-import threading
-import unicodedata
+import uuid
 import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
+from classifier.columns import KINDS, TOKEN_PATTERN, Columns, Spec, char_wb_ngrams, row_columns, strip_accents
+
+__all__ = ["FORMAT", "TOKEN_PATTERN", "Block", "ServingError", "ServingModel", "char_wb_ngrams", "load", "save",
+           "strip_accents", "terms_of"]
+
 FORMAT = 1
 """Version of the ``.npz`` layout; a file of another version is refused (the model is then rebuilt)."""
-CACHE_WORDS = 50_000
-"""Distinct words whose character n-gram columns are remembered (about 150 bytes each, so at most some 8 MB
-per block); the memory is dropped and rebuilt when a flood of new words exceeds it."""
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-"""scikit-learn's default word pattern."""
-_TOKENS = re.compile(TOKEN_PATTERN)
-KINDS = ("words", "chars", "tokens")
 MODEL_KINDS = ("calibrated-sigmoid", "softmax", "logistic", "multilabel-logistic")
 
 
 class ServingError(ValueError):
     """A serving file that cannot be used (damaged, another format): the caller rebuilds the model."""
-
-
-def char_wb_ngrams(word: str, low: int, high: int) -> list[str]:
-    """The ``char_wb`` n-grams of one lower-cased word, in scikit-learn's order and multiplicity."""
-    padded = f" {word} "
-    size = len(padded)
-    out: list[str] = []
-    for n in range(low, high + 1):
-        if size <= n:  # a word shorter than n (padding included) counts once, whole
-            out.append(padded)
-            break
-        out.extend([padded[i : i + n] for i in range(size - n + 1)])
-    return out
-
-
-@lru_cache(maxsize=1)
-def _combining_marks() -> dict[int, None]:
-    """Every code point with a non-zero combining class (what ``strip_accents_unicode`` drops), for translate."""
-    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
-
-
-def strip_accents(text: str) -> str:
-    """scikit-learn's ``strip_accents_unicode`` (NFKD, then drop combining marks), with one translate."""
-    if text.isascii():
-        return text
-    return unicodedata.normalize("NFKD", text).translate(_combining_marks())
 
 
 def terms_of(vocabulary: dict[str, int]) -> list[str]:
@@ -87,9 +55,9 @@ class Block:
     """One feature block: text in, a TF-IDF (or binary token) sparse matrix out, as scikit-learn computes it.
 
     ``words``: ``TfidfVectorizer`` on scikit-learn's word pattern, word n-grams, optional accent stripping.
-    ``chars``: ``TfidfVectorizer(analyzer="char_wb")``; the columns of each distinct word are remembered, so a
-    message costs one dictionary lookup per word. ``tokens``: ``CountVectorizer(token_pattern=r"\\S+",
-    lowercase=False, binary=True)``, for the meta tokens of :mod:`classifier.features`.
+    ``chars``: ``TfidfVectorizer(analyzer="char_wb")``. ``tokens``: ``CountVectorizer(token_pattern=r"\\S+",
+    lowercase=False, binary=True)``, for the meta tokens of :mod:`classifier.features`. Finding the terms is
+    :attr:`columns`' job (pure Python, see :mod:`classifier.columns`); weighing them is :meth:`matrix`'s.
     """
 
     kind: str
@@ -99,37 +67,41 @@ class Block:
     sublinear_tf: bool = False
     idf: np.ndarray | None = None
     dtype: Any = np.float64
-    vocabulary: dict[str, int] = field(init=False, repr=False)
+    columns: Columns = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ServingError(f"unknown feature block kind {self.kind!r}")
-        self.vocabulary = {term: i for i, term in enumerate(self.terms)}
-        if len(self.vocabulary) != len(self.terms):
+        vocabulary = {term: i for i, term in enumerate(self.terms)}
+        if len(vocabulary) != len(self.terms):
             raise ServingError("a feature block lists a term twice")
         if self.idf is not None and len(self.idf) != len(self.terms):
             raise ServingError("a feature block has IDF weights for another number of terms")
-        self._cache: dict[str, bytes] = {}
-        self._lock = threading.Lock()
+        self.columns = Columns(self.kind, vocabulary, self.ngram_range, self.strip_accents)
         if self.strip_accents:
-            _combining_marks()  # built once per process (60 ms), when the model is loaded, not mid-sync
+            strip_accents("\u00e9")  # builds the table once per process (60 ms), when the model is loaded, not mid-sync
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Term -> column."""
+        return self.columns.vocabulary
 
     def __len__(self) -> int:
         return len(self.terms)
 
     def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
         """The block's matrix for ``docs``: one row per doc, ``len(self)`` columns."""
-        chunks: list[bytes] = []  # the column numbers, as packed int32
-        indptr = [0]
-        columns_of = {"words": self._word_columns, "chars": self._char_columns, "tokens": self._token_columns}[
-            self.kind]
-        for doc in docs:
-            indptr.append(indptr[-1] + columns_of(doc, chunks))
-        columns = np.frombuffer(b"".join(chunks), dtype=np.int32).copy()  # writable: SciPy sorts it in place
-        x = sparse.csr_matrix(
-            (np.ones(len(columns), dtype=self.dtype), columns, np.asarray(indptr, dtype=np.int64)),
-            shape=(len(indptr) - 1, len(self.terms)),
-        )
+        return self.matrix([self.columns.of(doc) for doc in docs])
+
+    def matrix(self, found: Sequence[bytes]) -> sparse.csr_matrix:
+        """The block's matrix for texts whose columns (:meth:`Columns.of`, maybe computed in another process)
+        are ``found``: one row per text."""
+        sizes = np.fromiter(map(len, found), dtype=np.int64, count=len(found)) // 4
+        indptr = np.zeros(len(found) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=indptr[1:])
+        columns = np.frombuffer(b"".join(found), dtype=np.int32).copy()  # writable: SciPy sorts it in place
+        x = sparse.csr_matrix((np.ones(len(columns), dtype=self.dtype), columns, indptr),
+                              shape=(len(found), len(self.terms)))
         x.sum_duplicates()  # repeated n-grams become counts, columns sorted as scikit-learn's are
         if self.kind == "tokens":
             x.data[:] = 1  # binary
@@ -145,45 +117,6 @@ class Block:
         nonzero = norms[rows] != 0.0
         x.data[nonzero] /= norms[rows][nonzero]
         return x
-
-    def _word_columns(self, doc: str, out: list[bytes]) -> int:
-        text = doc.lower()
-        if self.strip_accents:
-            text = strip_accents(text)
-        tokens = _TOKENS.findall(text)
-        get = self.vocabulary.get
-        low, high = self.ngram_range
-        grams: list[str] = tokens if low == 1 else []
-        for n in range(max(low, 2), min(high, len(tokens)) + 1):
-            grams = grams + [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-        found = [c for c in map(get, grams) if c is not None]
-        out.append(np.array(found, dtype=np.int32).tobytes())
-        return len(found)
-
-    def _char_columns(self, doc: str, out: list[bytes]) -> int:
-        cache = self._cache
-        start = len(out)
-        for word in doc.lower().split():
-            hit = cache.get(word)
-            out.append(self._columns_of_word(word) if hit is None else hit)
-        return sum(map(len, out[start:])) // 4
-
-    def _columns_of_word(self, word: str) -> bytes:
-        vocabulary = self.vocabulary
-        low, high = self.ngram_range
-        found = np.array([vocabulary[g] for g in char_wb_ngrams(word, low, high) if g in vocabulary],
-                         dtype=np.int32).tobytes()  # packed: a tenth of the memory of a tuple of ints
-        with self._lock:
-            if len(self._cache) >= CACHE_WORDS:
-                self._cache = {}
-            self._cache[word] = found
-        return found
-
-    def _token_columns(self, doc: str, out: list[bytes]) -> int:
-        get = self.vocabulary.get
-        found = [c for c in map(get, doc.split()) if c is not None]
-        out.append(np.array(found, dtype=np.int32).tobytes())
-        return len(found)
 
 
 @dataclass(eq=False)
@@ -208,8 +141,12 @@ class ServingModel:
     calib_b: np.ndarray | None = None
     explain: np.ndarray | None = None
     readable: list[str] = field(default_factory=list)
+    key: str = field(init=False, repr=False)
+    """Names this loaded model's feature blocks, for columns computed ahead (:func:`bot.models.memo`): unique
+    per load, so columns found for a model that was swapped since are not used with the new one."""
 
     def __post_init__(self) -> None:
+        self.key = f"columns:{uuid.uuid4().hex}"
         if self.kind not in MODEL_KINDS:
             raise ServingError(f"unknown model kind {self.kind!r}")
         width = sum(len(b) for b in self.blocks)
@@ -227,12 +164,19 @@ class ServingModel:
         binary = len(self.classes) == 2 and self.kind != "multilabel-logistic"
         return 1 if binary else len(self.classes)
 
+    @property
+    def spec(self) -> Spec:
+        """What finding the columns of an input row needs (pure Python: another process may do it)."""
+        return [(column, block.columns) for block, column in zip(self.blocks, self.column)]
+
     def features(self, rows: Sequence[Sequence[str]] | Sequence[str]) -> sparse.csr_matrix:
         """The feature matrix of a batch: the blocks side by side, as ``ColumnTransformer`` builds it."""
-        parts = []
-        for block, column in zip(self.blocks, self.column):
-            docs = [row if column is None else row[column] for row in rows]
-            parts.append(block.transform(docs))  # type: ignore[arg-type]
+        spec = self.spec
+        return self.features_of([row_columns(row, spec) for row in rows])
+
+    def features_of(self, found: Sequence[Sequence[bytes]]) -> sparse.csr_matrix:
+        """The feature matrix of a batch whose rows' columns (:func:`row_columns`) are ``found``."""
+        parts = [block.matrix([row[i] for row in found]) for i, block in enumerate(self.blocks)]
         return sparse.hstack(parts, format="csr")
 
     def predict_proba(self, x: sparse.csr_matrix) -> np.ndarray:

@@ -17,12 +17,20 @@ from sklearn.base import clone
 from sklearn.metrics import confusion_matrix, f1_score, log_loss, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from bot.models import LABELS
+from bot.models import LABELS, ParsedMail
 from classifier.corpus import Example
-from classifier.features import to_matrix
+from classifier.features import COLUMNS, to_row
 from classifier.pipeline import CANDIDATES, RANDOM_STATE, build_pipeline
 
 Progress = Callable[[str], None]
+
+
+def to_matrix(mails: list[ParsedMail]) -> np.ndarray:
+    """Model input for a batch: an object array with one column per entry of :data:`COLUMNS`."""
+    out = np.empty((len(mails), len(COLUMNS)), dtype=object)
+    for i, mail in enumerate(mails):
+        out[i] = to_row(mail)
+    return out
 
 
 def quiet(_: str) -> None:

@@ -17,6 +17,8 @@ import pytest
 
 import bot.daemon
 from bot.config import ImapAccount, load_config
+from bot.prepare import Ahead
+from bot.quoting import QUOTE_LIMIT
 from bot.reader import Batch, Reader
 from bot.secrets import SecretRef
 from tests.integration.test_daemon import (
@@ -35,15 +37,22 @@ class SpyReader(Reader):
 
     made: list[SpyReader] = []
 
-    def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]]) -> None:
-        super().__init__(account, folder, batches)
+    def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]],
+                 ahead: Ahead | None = None) -> None:
+        super().__init__(account, folder, batches, ahead)
         self.batches = [list(b) for b in batches]
+        self.ahead = ahead
         self.answers = 0
+        self.mails = self.prepared = 0
         SpyReader.made.append(self)
 
     def next(self, uids: Sequence[int]) -> Batch:
         batch = super().next(uids)
         self.answers += 1
+        keys = [key for key, _ in self.ahead.models] if self.ahead else []
+        self.mails += len(batch.mails)
+        self.prepared += sum(1 for m in batch.mails.values()
+                             if keys and all(k in m.derived for k in keys) and ("quote", QUOTE_LIMIT) in m.derived)
         return batch
 
 
@@ -67,6 +76,7 @@ def test_a_backlog_is_read_in_a_child_that_ends_with_the_sync(imap, daemon_confi
     assert len(reader.batches) == batches - 1  # the daemon fetches the first batch itself while it starts
     assert reader.answers == batches - 1 and not reader.broken
     assert reader._proc.poll() == 0, "the child ends with the sync"
+    assert reader.mails == total - 20 and reader.prepared == reader.mails, "the child did the work of bot.prepare"
     _assert_once_each_with_one_draft(daemon_config, imap, total)
 
 
@@ -90,9 +100,10 @@ def test_a_reader_that_dies_leaves_the_daemon_to_read_the_rest(imap, daemon_conf
 def test_a_reader_that_cannot_log_in_leaves_the_daemon_to_read_everything(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     class Refused(spy):  # type: ignore[misc, valid-type]
-        def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]]) -> None:
+        def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]],
+                     ahead: Ahead | None = None) -> None:
             wrong = dataclasses.replace(account, password=SecretRef("imap.password", env="MBX_NOT_SET"))
-            super().__init__(wrong, folder, batches)
+            super().__init__(wrong, folder, batches, ahead)
 
     monkeypatch.setattr(bot.daemon, "Reader", Refused)
     total = _append_backlog(imap, "l")
@@ -110,11 +121,12 @@ def test_folders_with_a_backlog_take_the_helpers_one_at_a_time(imap, daemon_conf
     lock = threading.Lock()
 
     class Counted(spy):  # type: ignore[misc, valid-type]
-        def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]]) -> None:
+        def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]],
+                     ahead: Ahead | None = None) -> None:
             with lock:
                 live[0] += 1
                 most[0] = max(most[0], live[0])
-            super().__init__(account, folder, batches)
+            super().__init__(account, folder, batches, ahead)
 
         def close(self) -> None:
             super().close()

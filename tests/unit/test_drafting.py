@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.drafting import Drafter, Owner, build_reply, reply_subject, shipped_templates_dir, wrap_text
+from bot.drafting import Drafter, Owner, build_reply, reply_subject, shipped_templates_dir
+from bot.quoting import wrap_text
 from bot.models import Prediction
 from bot.names import first_name
 from bot.parser import parse_mail
@@ -141,7 +142,7 @@ def test_fill_spaces_wraps_as_textwrap_does() -> None:
     import random
     import textwrap
 
-    from bot.drafting import fill_spaces
+    from bot.quoting import fill_spaces
 
     rng = random.Random(20261123)
     for _ in range(20_000):

@@ -15,11 +15,11 @@ from bot.faq import load_faq
 from classifier.corpus import Example, load_corpus
 from classifier.export import NotServable, export_multilabel, export_pipeline
 from classifier.faq_model import train_for
-from classifier.features import to_matrix, to_row
+from classifier.features import to_row
 from classifier.model import TriageModel
 from classifier.pipeline import build_pipeline
 from classifier.serving import FORMAT, ServingError, load, save
-from classifier.train import fit
+from classifier.train import fit, to_matrix
 from tests.conftest import NASTY
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -62,8 +62,8 @@ def test_same_matrix_as_scikit_learn(reference: TfidfVectorizer, fast: CharNgram
 def test_the_cache_is_not_saved_with_the_model(texts: list[str]) -> None:
     model = CharNgramTfidf((3, 4)).fit(texts[:100])
     model.transform(texts[:100])
-    assert model._block._cache
-    assert "_block" not in model.__getstate__() and not pickle.loads(pickle.dumps(model))._block._cache
+    assert model._block.columns._cache
+    assert "_block" not in model.__getstate__() and not pickle.loads(pickle.dumps(model))._block.columns._cache
 
 
 def test_char_ngrams_of_short_and_long_words() -> None:
