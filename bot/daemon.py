@@ -311,38 +311,82 @@ class FolderWorker:
 
     def _pipeline(self, mailbox: Mailbox, drafts_box: Mailbox | None, reader: Reader | None, uidvalidity: int,
                   batches: list[list[int]], *, advance: bool, progress: Callable[[int, int], None] | None) -> int:
-        """The batches through triage, with the IMAP work on helper threads. With ``drafts_box`` (a second
-        connection) the drafts of batch *n-1* are APPENDed on it while batch *n+1* is fetched, so the server
-        stores drafts (an fsync each) and reads mail at the same time; with ``reader`` the fetching and
-        parsing happen in the reader process (see :mod:`bot.reader`), on the other core."""
+        """The batches through triage, with the IMAP work on helper threads.
+
+        On one connection, a helper thread (the "lane") APPENDs the drafts of batch *n-1* and then fetches
+        batch *n+1* while this thread triages batch *n*. With ``drafts_box`` (a second connection) the two
+        are apart: drafts are APPENDed there, in order, by a thread of their own that this one never waits
+        for until the end (storing a draft costs the server an fsync, and a busy machine made it the slower
+        side), and batches are fetched on ``mailbox``, or fetched and parsed by ``reader`` (see
+        :mod:`bot.reader`) on the other core.
+        """
+        if drafts_box is None:
+            return self._one_lane(mailbox, uidvalidity, batches, advance=advance, progress=progress)
         done, fed, total = 0, 0, sum(len(b) for b in batches)
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="imap-lane") as lane:
+        appending: list[Future[LaneResult]] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-read") as reads, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-drafts") as drafts_lane:
+            try:
+                got = LaneResult(fetched=self._fetch(mailbox, batches[0]))
+                following = batches[1] if len(batches) > 1 else []
+                reading = reads.submit(self._read, mailbox, reader, uidvalidity, following)
+                for n, batch in enumerate(batches):
+                    if self.stop.is_set():
+                        break
+                    done += self._triage_batch(uidvalidity, batch, got, advance=advance)
+                    drafts = self._claim_drafts()
+                    if drafts:
+                        appending.append(drafts_lane.submit(self._lane_step, drafts_box, drafts, []))
+                    while appending and appending[0].done():  # record what is stored, in order
+                        self._drafts_stored(appending.pop(0).result())
+                    got = reading.result()
+                    later = batches[n + 2] if n + 2 < len(batches) and not self.stop.is_set() else []
+                    reading = reads.submit(self._read, mailbox, reader, uidvalidity, later)
+                    fed += len(batch)
+                    if progress:
+                        progress(fed, total)
+                reading.result()
+            except BaseException:
+                self._settle(appending, quiet=True)
+                raise
+            self._settle(appending)
+        return done
 
-            def step(drafts: list[Any], uids: list[int]) -> list[Future[LaneResult]]:
-                if drafts_box is None:
-                    return [lane.submit(self._lane_step, mailbox, drafts, uids)]
-                return [lane.submit(self._lane_step, drafts_box, drafts, []),
-                        lane.submit(self._read, mailbox, reader, uidvalidity, uids)]
+    def _settle(self, appending: list[Future[LaneResult]], *, quiet: bool = False) -> None:
+        """Wait for the drafts handed to the drafts lane and record the ones stored. Drafts are claimed when
+        handed over, so even when the sync failed, every one that reached the server is recorded as such.
+        The first APPEND that failed is raised (unless ``quiet``: another error is on its way up)."""
+        failed: BaseException | None = None
+        for job in appending:
+            try:
+                self._drafts_stored(job.result())
+            except Exception as exc:  # noqa: BLE001 - the connection died mid-APPEND: the rest wait claimed
+                failed = failed or exc
+        appending.clear()
+        if failed is not None and not quiet:
+            raise failed
 
+    def _one_lane(self, mailbox: Mailbox, uidvalidity: int, batches: list[list[int]], *, advance: bool,
+                  progress: Callable[[int, int], None] | None) -> int:
+        """:meth:`_pipeline` on one connection: one helper thread APPENDs, then fetches, step by step."""
+        done, fed, total = 0, 0, sum(len(b) for b in batches)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-lane") as lane:
             got = LaneResult(fetched=self._fetch(mailbox, batches[0]))
-            jobs = step([], batches[1] if len(batches) > 1 else [])
+            job = lane.submit(self._lane_step, mailbox, [], batches[1] if len(batches) > 1 else [])
             for n, batch in enumerate(batches):
                 if self.stop.is_set():
                     break
                 done += self._triage_batch(uidvalidity, batch, got, advance=advance)
                 drafts = self._claim_drafts()
-                got = LaneResult()
-                for job in jobs:  # the drafts of the last batch are in Drafts; the next batch is here
-                    result = job.result()
-                    self._drafts_stored(result)
-                    got.fetched, got.read = got.fetched or result.fetched, got.read or result.read
+                result = job.result()  # the drafts of the last batch are in Drafts; the next batch is here
+                self._drafts_stored(result)
+                got = LaneResult(fetched=result.fetched)
                 later = batches[n + 2] if n + 2 < len(batches) and not self.stop.is_set() else []
-                jobs = step(drafts, later)
+                job = lane.submit(self._lane_step, mailbox, drafts, later)
                 fed += len(batch)
                 if progress:
                     progress(fed, total)
-            for job in jobs:
-                self._drafts_stored(job.result())
+            self._drafts_stored(job.result())
         return done
 
     def _read(self, mailbox: Mailbox, reader: Reader | None, uidvalidity: int, uids: list[int]) -> LaneResult:

@@ -338,30 +338,19 @@ class Mailbox:
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         """Raw messages by UID, never marking them read (BODY.PEEK); huge ones only partly.
 
-        One FETCH of sizes, then one UID FETCH of BODY.PEEK[] for the batch (and one partial fetch for the
-        messages above ``max_message_bytes``: their first bytes hold the headers and the text).
+        One UID FETCH of ``BODY.PEEK[]<0.max_message_bytes>`` for the batch: the server sends each message
+        whole, or its first ``max_message_bytes`` when it is bigger (they hold the headers and the text). One
+        command, where asking for the sizes first cost a second round trip per batch.
         """
         if not uids:
             return {}
-        limit = self.account.max_message_bytes
-        with self._guard("fetch sizes"):
-            sizes = {uid: int(d.get(b"RFC822.SIZE", 0)) for uid, d in self.client.fetch(list(uids), [b"RFC822.SIZE"]).items()}
-        small = [u for u in uids if sizes.get(u, 0) <= limit]
-        large = [u for u in uids if sizes.get(u, 0) > limit]
+        with self._guard("fetch"):
+            data = self.client.fetch(list(uids), [f"BODY.PEEK[]<0.{self.account.max_message_bytes}>".encode()])
         out: dict[int, bytes] = {}
-        if small:
-            with self._guard("fetch"):
-                data = self.client.fetch(small, [b"BODY.PEEK[]"])
-            for uid, item in data.items():
-                if isinstance(item.get(b"BODY[]"), bytes):
-                    out[uid] = item[b"BODY[]"]
-        if large:
-            with self._guard("partial fetch"):
-                data = self.client.fetch(large, [f"BODY.PEEK[]<0.{limit}>".encode()])
-            for uid, item in data.items():
-                raw = next((v for k, v in item.items() if k.startswith(b"BODY[]") and isinstance(v, bytes)), None)
-                if raw is not None:
-                    out[uid] = raw
+        for uid, item in data.items():
+            raw = next((v for k, v in item.items() if k.startswith(b"BODY[]") and isinstance(v, bytes)), None)
+            if raw is not None:
+                out[uid] = raw
         return out
 
     def find_header(self, folder: str, name: str, value: str) -> int | None:

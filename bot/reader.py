@@ -30,6 +30,7 @@ included (on Linux the kernel sends it SIGKILL then; elsewhere the closed pipe e
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import pickle
 import signal
@@ -75,6 +76,7 @@ class Reader:
                                           stdout=subprocess.PIPE, env=env)
         except OSError as exc:
             raise ReaderFailed(f"cannot start the reader process: {exc}") from None
+        _widen(self._proc.stdout)
         self._ready = False
         self.broken = False
         """Set once the child failed: the daemon reads the rest of the sync's mail itself."""
@@ -154,6 +156,25 @@ class Reader:
         if not isinstance(answer, tuple) or not answer:
             raise ReaderFailed("the reader process answered nonsense")
         return answer
+
+
+PIPE_BYTES = 1 << 20
+"""The size asked for the pipe the batches come through (Linux; 1 MB is what an unprivileged process may ask)."""
+
+
+def _widen(pipe: IO[bytes] | None) -> None:
+    """Let the pipe hold 1 MB instead of 64 KB, so a 6 MB batch crosses in a few reads, not a hundred.
+
+    Each read is done by a helper thread of the daemon, which needs the GIL back after every read while
+    the daemon's main thread is busy classifying: a hundred handovers per batch made the batches late.
+    Where this cannot be done (another system, a lower limit), the pipe simply stays as it is.
+    """
+    if pipe is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return
+    try:
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:
+        pass
 
 
 def _die_with_parent() -> None:
