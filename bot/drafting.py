@@ -21,7 +21,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.errors import TemplateError
-from bot.models import ANSWERED_LABELS, ParsedMail
+from bot.models import ANSWERED_LABELS, ParsedMail, memo
 from bot.names import first_name
 from bot.quoting import quote, wrap_text
 
@@ -45,6 +45,11 @@ class Owner:
     signature: str
 
 
+def sender_first_name(mail: ParsedMail) -> str:
+    """How a reply greets the sender ("" when no name can be told), worked out once per message."""
+    return memo(mail, "first_name", lambda: first_name(mail.sender_name, mail.sender_address))
+
+
 def reply_subject(subject: str) -> str:
     """``Re: <subject>`` with piled-up prefixes (Re: RE: AW: Fwd:) removed first."""
     core = _PREFIX.sub("", subject or "").strip()
@@ -57,6 +62,7 @@ class Drafter:
     def __init__(self, templates_dir: Path, owner: Owner) -> None:
         self.dir = templates_dir
         self.owner = owner
+        self._owner_first_name = first_name(owner.name)
         self.env = SandboxedEnvironment(
             loader=jinja2.FileSystemLoader(str(templates_dir)),
             undefined=jinja2.StrictUndefined,
@@ -92,7 +98,7 @@ class Drafter:
         return problems
 
     def _variables(self, mail: ParsedMail, label: str, faq: list[dict[str, str]]) -> dict[str, Any]:
-        name = first_name(mail.sender_name, mail.sender_address)
+        name = sender_first_name(mail)
         return {
             "first_name": name,
             "greeting": f"Hi {name}," if name else "Hello,",
@@ -101,7 +107,7 @@ class Drafter:
             "label": label,
             "faq": faq,
             "owner_name": self.owner.name,
-            "owner_first_name": first_name(self.owner.name),
+            "owner_first_name": self._owner_first_name,
             "signature": self.owner.signature or self.owner.name or "[your name]",
         }
 

@@ -47,16 +47,16 @@ class TriageModel:
             return []
         x = self.served.features_of([self.columns(mail) for mail in mails])
         probabilities = self.served.predict_proba(x)
+        best = np.argmax(probabilities, axis=1).tolist()
+        why = self.served.reasons(x, best, top=reasons)
         out: list[Prediction] = []
-        for row, probs in enumerate(probabilities):
-            best = int(np.argmax(probs))
-            label = self.labels[best]
+        for row, probs in enumerate(probabilities.tolist()):
             out.append(
                 Prediction(
-                    label=label,
-                    confidence=float(probs[best]),
-                    probabilities={lab: round(float(p), 4) for lab, p in zip(self.labels, probs)},
-                    reasons=self.served.reasons(x, row, best, top=reasons),
+                    label=self.labels[best[row]],
+                    confidence=float(probs[best[row]]),
+                    probabilities={lab: round(p, 4) for lab, p in zip(self.labels, probs)},
+                    reasons=why[row],
                 )
             )
         return out
