@@ -517,10 +517,11 @@ class FolderWorker:
     def _claim_drafts(self) -> list[Any]:
         """Claim this folder's pending drafts for the lane (claimed ones a crash left are not taken here:
         they are looked up in Drafts first, by :meth:`_append_drafts` at the end of the sync)."""
-        return self.store.claim_all([i for i in self._due_drafts() if i.state == "pending"])
+        return self.store.claim_all(self._due_drafts(pending_only=True))
 
-    def _due_drafts(self) -> list[Any]:
-        return self.store.due(["draft"], limit=1000, prefixes=[f"draft:{self.account.name}/{self.folder}/"])
+    def _due_drafts(self, *, pending_only: bool = False) -> list[Any]:
+        return self.store.due(["draft"], limit=1000, prefixes=[f"draft:{self.account.name}/{self.folder}/"],
+                              pending_only=pending_only)
 
     def _lane_step(self, mailbox: Mailbox, drafts: list[Any], uids: list[int]) -> LaneResult:
         """APPEND claimed drafts (one MULTIAPPEND per folder), then fetch ``uids``. Runs on the lane during

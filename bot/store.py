@@ -770,13 +770,15 @@ class Store:
         return cur.rowcount == 1
 
     def due(self, kinds: Sequence[str] | None = None, limit: int = 100, *,
-            prefixes: Sequence[str] = ()) -> list[OutboxItem]:
-        """Actions to run now: pending ones whose time has come, and claimed ones a crash left behind.
+            prefixes: Sequence[str] = (), pending_only: bool = False) -> list[OutboxItem]:
+        """Actions to run now: pending ones whose time has come, and claimed ones a crash left behind
+        (unless ``pending_only``: a backlog's drafts in flight are claimed, and need not be read again).
 
         ``prefixes`` keeps those whose dedup key starts with one of them (one folder's actions), in SQL, so
         another folder's backlog neither fills ``limit`` nor has its payloads decoded for nothing.
         """
-        query = "SELECT * FROM outbox WHERE state IN ('pending', 'claimed') AND not_before <= ?"
+        states = "('pending')" if pending_only else "('pending', 'claimed')"
+        query = f"SELECT * FROM outbox WHERE state IN {states} AND not_before <= ?"
         params: list[Any] = [self._clock()]
         if kinds:
             query += f" AND kind IN ({', '.join('?' * len(kinds))})"

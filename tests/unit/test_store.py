@@ -332,6 +332,18 @@ def test_due_by_dedup_key_prefix(tmp_path: Path) -> None:
     store.close()
 
 
+def test_pending_only_leaves_out_claimed_actions(tmp_path: Path) -> None:
+    """A backlog claims its drafts batch by batch: the next claim need not read the ones still in flight,
+    while a plain ``due`` still returns them (a crash leaves claimed ones to be looked up)."""
+    store = Store(tmp_path / "s.sqlite3")
+    for uid in range(4):
+        _record(store, MessageKey("a", "INBOX", 1, uid), actions=(("draft", f"draft:a/INBOX/1/{uid}", {}),))
+    store.claim_all(store.due(["draft"], limit=2))
+    assert [i.dedup_key for i in store.due(["draft"], pending_only=True)] == ["draft:a/INBOX/1/2", "draft:a/INBOX/1/3"]
+    assert [i.state for i in store.due(["draft"])] == ["claimed", "claimed", "pending", "pending"]
+    store.close()
+
+
 def test_an_answer_marks_only_its_waiting_lead_replied_without_scanning_messages(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite3", clock=lambda: 100.0)
     with store.transaction() as db:
