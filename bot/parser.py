@@ -202,8 +202,27 @@ def _header(headers: dict[str, list[str]], name: str) -> str:
     return decode_header_value(values[0]) if values else ""
 
 
+_PLAIN_TYPE = re.compile(r"[ \t]*([!#-'*+.0-9A-Z^-~-]+/[!#-'*+.0-9A-Z^-~-]+)[ \t]*"
+                         r"(?:;[ \t]*charset[ \t]*=[ \t]*(\"?)([A-Za-z0-9_.:+-]+)\2[ \t]*)?;?[ \t]*", re.IGNORECASE)
+"""A Content-Type of the everyday kind: a type and at most a plain charset (``text/plain; charset="utf-8"``)."""
+
+
 def _params(msg: email.message.Message) -> tuple[str, str | None, bool, str]:
-    """Content type, charset, whether it is an attachment, and its filename, never raising."""
+    """Content type, charset, whether it is an attachment, and its filename, never raising.
+
+    An everyday part (no Content-Disposition, a Content-Type of at most a plain charset) is read with one
+    regex: the stdlib's parameter parsing took a sixth of the parser's time. Anything else goes to the
+    stdlib, and ``tests/unit/test_parser.py`` checks that both agree.
+    """
+    if "content-disposition" not in msg:
+        value = msg.get("content-type")
+        plain = _PLAIN_TYPE.fullmatch(value) if isinstance(value, str) else None
+        if plain is not None:
+            return plain.group(1).lower(), (plain.group(3) or "").lower() or None, False, ""
+    return _stdlib_params(msg)
+
+
+def _stdlib_params(msg: email.message.Message) -> tuple[str, str | None, bool, str]:
     try:
         ctype = msg.get_content_type()
     except Exception:  # noqa: BLE001

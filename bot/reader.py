@@ -158,6 +158,8 @@ class Reader:
         return answer
 
 
+NICE = 10
+"""How much lower the child's CPU priority is than the daemon's (see :func:`main`)."""
 PIPE_BYTES = 1 << 20
 """The size asked for the pipe the batches come through (Linux; 1 MB is what an unprivileged process may ask)."""
 
@@ -237,6 +239,9 @@ def main() -> int:
     """``python -m bot.reader``: started by the daemon, never by hand."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the daemon's to handle: it stops reading us
     _die_with_parent()
+    # The child runs a batch or two ahead of the daemon, which waits for nothing else from it: when the two
+    # cores are busy, the daemon's thread and the mail server (storing the drafts) should get them first.
+    os.nice(NICE)
     return serve(sys.stdin.buffer, sys.stdout.buffer)
 
 

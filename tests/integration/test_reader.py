@@ -19,7 +19,7 @@ import bot.daemon
 from bot.config import ImapAccount, load_config
 from bot.prepare import Ahead
 from bot.quoting import QUOTE_LIMIT
-from bot.reader import Batch, Reader
+from bot.reader import NICE, Batch, Reader
 from bot.secrets import SecretRef
 from tests.integration.test_daemon import (
     _append_backlog,
@@ -48,6 +48,8 @@ class SpyReader(Reader):
 
     def next(self, uids: Sequence[int]) -> Batch:
         batch = super().next(uids)
+        if not self.answers:  # the child is alive at least until its last answer
+            self.nice = os.getpriority(os.PRIO_PROCESS, self._proc.pid)
         self.answers += 1
         keys = [key for key, _ in self.ahead.models] if self.ahead else []
         self.mails += len(batch.mails)
@@ -77,6 +79,7 @@ def test_a_backlog_is_read_in_a_child_that_ends_with_the_sync(imap, daemon_confi
     assert reader.answers == batches - 1 and not reader.broken
     assert reader._proc.poll() == 0, "the child ends with the sync"
     assert reader.mails == total - 20 and reader.prepared == reader.mails, "the child did the work of bot.prepare"
+    assert reader.nice == min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICE), "it yields the CPU to the daemon"
     _assert_once_each_with_one_draft(daemon_config, imap, total)
 
 
