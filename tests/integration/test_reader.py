@@ -75,11 +75,31 @@ def test_a_backlog_is_read_in_a_child_that_ends_with_the_sync(imap, daemon_confi
     assert _run_once(daemon_config) == 0
     (reader,) = spy.made
     batches = -(-total // 20)
-    assert len(reader.batches) == batches - 1  # the daemon fetches the first batch itself while it starts
+    # The daemon fetches the first batch itself while the child starts, as two: 5 messages, then 15.
+    assert len(reader.batches) == batches - 1 and len(reader.batches[0]) == 20
     assert reader.answers == batches - 1 and not reader.broken
     assert reader._proc.poll() == 0, "the child ends with the sync"
     assert reader.mails == total - 20 and reader.prepared == reader.mails, "the child did the work of bot.prepare"
     assert reader.nice == min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICE), "it yields the CPU to the daemon"
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
+
+
+def test_the_first_drafts_of_a_backlog_go_out_after_a_quarter_batch(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server storing the drafts was the last to finish a backlog: the first batch is split so that
+    drafts start going out after a quarter of it (5 of 20 messages here), then go out a batch at a time."""
+    handed: list[int] = []
+    step = bot.daemon.FolderWorker._lane_step
+
+    def counting(self, mailbox, drafts, uids):  # type: ignore[no-untyped-def]
+        if drafts:
+            handed.append(len(drafts))
+        return step(self, mailbox, drafts, uids)
+
+    monkeypatch.setattr(bot.daemon.FolderWorker, "_lane_step", counting)
+    total = _append_backlog(imap, "f")
+    assert _run_once(daemon_config) == 0
+    assert 1 <= handed[0] <= 5 and max(handed) <= 20 and len(handed) > total // 20, handed
     _assert_once_each_with_one_draft(daemon_config, imap, total)
 
 
