@@ -272,10 +272,11 @@ class FolderWorker:
                  progress: Callable[[int, int], None] | None) -> int:
         """Triage ``uids`` batch by batch, with the IMAP round trips overlapped with the classifying.
 
-        The connection is only ever used by one thread at a time: while this thread parses, classifies and
-        records batch *n*, a helper thread (the "lane") APPENDs the drafts of batch *n-1* and fetches batch
-        *n+1*. Every draft handed to the lane is claimed first, and marked done only once the server has it:
-        a crash in between leaves it claimed, and the next start looks for it in Drafts before appending.
+        A connection is only ever used by one thread at a time: while this thread parses, classifies and
+        records batch *n*, helper threads APPEND the drafts of the batches before it and fetch batch *n+1*
+        (see :meth:`_pipeline`). Every draft handed to a helper is claimed first, and marked done only once the
+        server has it: a crash in between leaves it claimed, and the next start looks for it in Drafts before
+        appending.
         """
         settled = self.store.settled_uids(self.account.name, self.folder, uidvalidity, uids, MAX_ATTEMPTS)
         uids = [u for u in uids if u not in settled]
