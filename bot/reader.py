@@ -30,7 +30,6 @@ included (on Linux the kernel sends it SIGKILL then; elsewhere the closed pipe e
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
 import pickle
 import signal
@@ -76,7 +75,6 @@ class Reader:
                                           stdout=subprocess.PIPE, env=env)
         except OSError as exc:
             raise ReaderFailed(f"cannot start the reader process: {exc}") from None
-        _widen(self._proc.stdout)
         self._ready = False
         self.broken = False
         """Set once the child failed: the daemon reads the rest of the sync's mail itself."""
@@ -160,23 +158,6 @@ class Reader:
 
 NICE = 10
 """How much lower the child's CPU priority is than the daemon's (see :func:`main`)."""
-PIPE_BYTES = 1 << 20
-"""The size asked for the pipe the batches come through (Linux; 1 MB is what an unprivileged process may ask)."""
-
-
-def _widen(pipe: IO[bytes] | None) -> None:
-    """Let the pipe hold 1 MB instead of 64 KB, so a 6 MB batch crosses in a few reads, not a hundred.
-
-    Each read is done by a helper thread of the daemon, which needs the GIL back after every read while
-    the daemon's main thread is busy classifying: a hundred handovers per batch made the batches late.
-    Where this cannot be done (another system, a lower limit), the pipe simply stays as it is.
-    """
-    if pipe is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
-        return
-    try:
-        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except OSError:
-        pass
 
 
 def _die_with_parent() -> None:
@@ -190,7 +171,8 @@ def _die_with_parent() -> None:
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
-    """The child's work: log in, then fetch and parse the batches asked for, in order."""
+    """The child's work: log in, then fetch, parse and prepare (:mod:`bot.prepare`) the batches asked for,
+    in order."""
 
     def send(item: object) -> None:
         pickle.dump(item, stdout, protocol=pickle.HIGHEST_PROTOCOL)
