@@ -320,19 +320,17 @@ class FolderWorker:
                   batches: list[list[int]], *, advance: bool, progress: Callable[[int, int], None] | None) -> int:
         """The batches through triage, with the IMAP work on helper threads.
 
-        On one connection, a helper thread (the "lane") APPENDs the drafts of batch *n-1* and then fetches
-        batch *n+1* while this thread triages batch *n*. With ``drafts_box`` (a second connection) the two
-        are apart: drafts are APPENDed there, in order, by a thread of their own that this one never waits
-        for until the end (storing a draft costs the server an fsync, and a busy machine made it the slower
-        side), and batches are fetched on ``mailbox``, or fetched and parsed by ``reader`` (see
-        :mod:`bot.reader`) on the other core.
+        While this thread triages batch *n*, batch *n+1* is fetched (on ``mailbox``, or fetched and parsed by
+        ``reader``, see :mod:`bot.reader`, on the other core) and the drafts of the batches before it are
+        APPENDed, in order. With ``drafts_box`` (a second connection) the drafts have a thread of their own,
+        which this one waits for only at the end (storing a draft costs the server an fsync, and a busy
+        machine made it the slower side); on one connection, one thread does both, in turn.
         """
-        if drafts_box is None:
-            return self._one_lane(mailbox, uidvalidity, batches, advance=advance, progress=progress)
         done, fed, total = 0, 0, sum(len(b) for b in batches)
         appending: list[Future[LaneResult]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-read") as reads, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-drafts") as drafts_lane:
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-drafts") as own_lane:
+            drafts_lane, drafts_to = (own_lane, drafts_box) if drafts_box is not None else (reads, mailbox)
             try:
                 got = LaneResult(fetched=self._fetch(mailbox, batches[0]))
                 following = batches[1] if len(batches) > 1 else []  # (the reader reads from the third batch on)
@@ -343,7 +341,7 @@ class FolderWorker:
                     done += self._triage_batch(uidvalidity, batch, got, advance=advance)
                     drafts = self._claim_drafts()
                     if drafts:
-                        appending.append(drafts_lane.submit(self._lane_step, drafts_box, drafts, []))
+                        appending.append(drafts_lane.submit(self._lane_step, drafts_to, drafts, []))
                     while appending and appending[0].done():  # record what is stored, in order
                         self._drafts_stored(appending.pop(0).result())
                     got = reading.result()
@@ -372,29 +370,6 @@ class FolderWorker:
         appending.clear()
         if failed is not None and not quiet:
             raise failed
-
-    def _one_lane(self, mailbox: Mailbox, uidvalidity: int, batches: list[list[int]], *, advance: bool,
-                  progress: Callable[[int, int], None] | None) -> int:
-        """:meth:`_pipeline` on one connection: one helper thread APPENDs, then fetches, step by step."""
-        done, fed, total = 0, 0, sum(len(b) for b in batches)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-lane") as lane:
-            got = LaneResult(fetched=self._fetch(mailbox, batches[0]))
-            job = lane.submit(self._lane_step, mailbox, [], batches[1] if len(batches) > 1 else [])
-            for n, batch in enumerate(batches):
-                if self.stop.is_set():
-                    break
-                done += self._triage_batch(uidvalidity, batch, got, advance=advance)
-                drafts = self._claim_drafts()
-                result = job.result()  # the drafts of the last batch are in Drafts; the next batch is here
-                self._drafts_stored(result)
-                got = LaneResult(fetched=result.fetched)
-                later = batches[n + 2] if n + 2 < len(batches) and not self.stop.is_set() else []
-                job = lane.submit(self._lane_step, mailbox, drafts, later)
-                fed += len(batch)
-                if progress:
-                    progress(fed, total)
-            self._drafts_stored(job.result())
-        return done
 
     def _read(self, mailbox: Mailbox, reader: Reader | None, uidvalidity: int, uids: list[int]) -> LaneResult:
         """Fetch ``uids`` (on the lane): parsed by the reader process while it works, else raw on ``mailbox``."""
@@ -497,9 +472,9 @@ class FolderWorker:
         """Parse (unless the reader process did), classify and record one fetched batch, in one store
         transaction with the high-water mark."""
         keys = {uid: MessageKey(self.account.name, self.folder, uidvalidity, uid) for uid in batch}
-        read = got.read or Batch(batch, uidvalidity, {})
-        todo = [uid for uid in batch if uid in got.fetched or uid in read.mails]  # (settled ones were left out)
-        mails = {uid: read.mails[uid] if uid in read.mails else parse_mail(got.fetched[uid]) for uid in todo}
+        parsed = got.read.mails if got.read else {}
+        todo = [uid for uid in batch if uid in got.fetched or uid in parsed]  # (settled ones were left out)
+        mails = {uid: parsed[uid] if uid in parsed else parse_mail(got.fetched[uid]) for uid in todo}
         got.fetched.clear()  # the raw bytes are not needed any more: free them before the batch's drafts are built
         predictions = self._predict([mails[uid] for uid in todo])
         predicted = dict(zip(todo, predictions))  # empty when the batch call failed: one at a time below

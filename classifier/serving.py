@@ -28,10 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from classifier.columns import KINDS, TOKEN_PATTERN, Columns, Spec, char_wb_ngrams, row_columns, strip_accents
-
-__all__ = ["FORMAT", "TOKEN_PATTERN", "Block", "ServingError", "ServingModel", "char_wb_ngrams", "load", "save",
-           "strip_accents", "terms_of"]
+from classifier.columns import KINDS, Columns, Spec, row_columns, strip_accents
 
 FORMAT = 1
 """Version of the ``.npz`` layout; a file of another version is refused (the model is then rebuilt)."""
@@ -80,11 +77,6 @@ class Block:
         self.columns = Columns(self.kind, vocabulary, self.ngram_range, self.strip_accents)
         if self.strip_accents:
             strip_accents("\u00e9")  # builds the table once per process (60 ms), when the model is loaded, not mid-sync
-
-    @property
-    def vocabulary(self) -> dict[str, int]:
-        """Term -> column."""
-        return self.columns.vocabulary
 
     def __len__(self) -> int:
         return len(self.terms)

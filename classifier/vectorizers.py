@@ -26,7 +26,8 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
-from classifier.serving import TOKEN_PATTERN, Block, char_wb_ngrams, strip_accents, terms_of
+from classifier.columns import TOKEN_PATTERN, char_wb_ngrams, strip_accents
+from classifier.serving import Block, terms_of
 
 __all__ = ["CharNgramTfidf", "WordNgramTfidf", "char_wb_ngrams", "strip_accents"]
 
