@@ -16,7 +16,6 @@ Message-ID in Drafts before appending again, so no draft is ever appended twice.
 
 from __future__ import annotations
 
-import base64
 import ctypes
 import hashlib
 import logging
@@ -515,7 +514,7 @@ class FolderWorker:
             by_folder.setdefault(str(item.payload.get("folder") or self.drafts_folder), []).append(item)
         for folder, group in by_folder.items():
             try:
-                got = mailbox.append(folder, [base64.b64decode(i.payload["message"]) for i in group])
+                got = mailbox.append(folder, [i.payload["message"] for i in group])
             except AppendRefused as exc:  # the connection is fine: keep fetching, the drafts wait
                 got = exc.stored
                 result.refused += [(item, exc.reason) for item in group[len(got):]]
@@ -607,7 +606,7 @@ class FolderWorker:
             raw = build_reply(mail, decision.draft, self.services.owner, message_id=message_id)
             actions.append(("draft", f"draft:{key.account}/{key.folder}/{key.uidvalidity}/{key.uid}", {
                 "folder": self.drafts_folder, "message_id": message_id,
-                "message": base64.b64encode(raw).decode("ascii"),
+                "message": raw,
             }))
         where = f"{key.account}/{key.folder}/{key.uidvalidity}/{key.uid}"
         if self.account.tag_with_keywords:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import quopri
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
@@ -23,9 +26,19 @@ from jinja2.sandbox import SandboxedEnvironment
 from bot.errors import TemplateError
 from bot.models import ANSWERED_LABELS, ParsedMail, memo
 from bot.names import first_name
-from bot.quoting import quote, wrap_text
+from bot.quoting import fill_spaces, quote, wrap_text
 
 TEMPLATE_SUFFIX = ".txt.j2"
+TEMPLATE_RECHECK = 2.0
+"""Seconds a template found (or found missing) is used before the file is looked at again."""
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@lru_cache(maxsize=512)
+def _fill_repeated(paragraph: str, width: int) -> tuple[str, ...]:
+    """:func:`bot.quoting.fill_spaces`, remembered: a reply is mostly the owner's own paragraphs (template
+    lines, FAQ answers), the same in every draft, so each is wrapped once rather than once per draft."""
+    return tuple(fill_spaces(paragraph, width))
 _PREFIX = re.compile(r"^\s*((re|aw|sv|vs|ref|rif|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -59,9 +72,10 @@ def reply_subject(subject: str) -> str:
 class Drafter:
     """Renders reply texts from a templates directory; compile errors name the file and line."""
 
-    def __init__(self, templates_dir: Path, owner: Owner) -> None:
+    def __init__(self, templates_dir: Path, owner: Owner, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.dir = templates_dir
         self.owner = owner
+        self._clock = clock
         self._owner_first_name = first_name(owner.name)
         self.env = SandboxedEnvironment(
             loader=jinja2.FileSystemLoader(str(templates_dir)),
@@ -71,6 +85,7 @@ class Drafter:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._templates: dict[str, tuple[float, jinja2.Template | None]] = {}
 
     def template_names(self) -> list[str]:
         """The label templates present in the directory."""
@@ -114,14 +129,30 @@ class Drafter:
     def render(self, mail: ParsedMail, label: str, faq: list[dict[str, str]] | None = None) -> str | None:
         """The reply text for ``mail`` (None when the label has no template)."""
         name = f"{label}{TEMPLATE_SUFFIX}"
-        if not (self.dir / name).exists():
-            return None
         try:
-            text = self.env.get_template(name).render(**self._variables(mail, label, faq or []))
+            template = self._template(name)
+            if template is None:
+                return None
+            text = template.render(**self._variables(mail, label, faq or []))
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{self.dir / name}: {exc}") from None
-        text = re.sub(r"\n{3,}", "\n\n", text.strip()) + "\n"
-        return wrap_text(text)
+        text = _BLANK_LINES.sub("\n\n", text.strip()) + "\n"
+        return wrap_text(text, fill=_fill_repeated)
+
+    def _template(self, name: str) -> jinja2.Template | None:
+        """The compiled template ``name``, or None when the directory has none by that name.
+
+        Whether the file exists and changed is asked of the filesystem at most every
+        :data:`TEMPLATE_RECHECK` seconds, not at every draft (two ``stat`` calls each, a tenth of a draft's
+        cost in a backlog): an edit made while the daemon runs is used from the next draft after that.
+        """
+        now = self._clock()
+        known = self._templates.get(name)
+        if known is not None and now - known[0] < TEMPLATE_RECHECK:
+            return known[1]
+        template = self.env.get_template(name) if (self.dir / name).exists() else None  # (reloads if edited)
+        self._templates[name] = (now, template)
+        return template
 
 
 FOLLOW_UP = f"follow_up{TEMPLATE_SUFFIX}"

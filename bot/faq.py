@@ -160,19 +160,28 @@ class FaqMatcher:
         self._choices = [normalise(q) for e in entries for q in e.questions]
         self._owners = [e.id for e in entries for q in e.questions]
 
-    def _fuzzy(self, questions: Sequence[str]) -> dict[str, tuple[float, str]]:
-        """Best fuzzy score per entry over all questions, with the question that got it."""
+    def _fuzzy(self, questions: Sequence[str]) -> tuple[dict[str, tuple[float, str]], dict[str, set[str]]]:
+        """Best fuzzy score per entry over all questions, with the question that got it; and per question
+        scored, the entries with a phrasing within :data:`GAP_THRESHOLD` of it (what :meth:`match` needs to
+        tell an unanswered question, so no question is scored twice)."""
         best: dict[str, tuple[float, str]] = {}
+        near: dict[str, set[str]] = {}
         for sentence in questions:
             query = normalise(sentence)
             if len(query.split()) < MIN_FUZZY_WORDS:
                 continue  # "where should I look?" -> "look": a subset of many phrasings, it would score 100
-            for _choice, score, index in process.extract(query, self._choices, scorer=self.scorer,
-                                                         score_cutoff=GAP_THRESHOLD, limit=None):
-                entry_id = self._owners[index]
+            close = near.setdefault(sentence, set())
+            for entry_id, score in self._near(query):
+                close.add(entry_id)
                 if entry_id not in best or score > best[entry_id][0]:
-                    best[entry_id] = (float(score), sentence)
-        return best
+                    best[entry_id] = (score, sentence)
+        return best, near
+
+    def _near(self, query: str) -> list[tuple[str, float]]:
+        """The entries with a phrasing scoring at least :data:`GAP_THRESHOLD` against ``query`` (normalised),
+        once per phrasing, with its score."""
+        return [(self._owners[index], float(score)) for _choice, score, index in
+                process.extract(query, self._choices, scorer=self.scorer, score_cutoff=GAP_THRESHOLD, limit=None)]
 
     def topics(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """The topic model's probabilities for many texts at once (one vectorisation: much faster in batches)."""
@@ -190,7 +199,7 @@ class FaqMatcher:
         if not self.entries:
             return [], extract_questions(text)
         questions = extract_questions(text)
-        fuzzy = self._fuzzy(questions)
+        fuzzy, near = self._fuzzy(questions)
         probs = topics if topics is not None else (self.topics([text])[0] if text.strip() else {})
         asked = [
             i for i in self.entries
@@ -203,14 +212,17 @@ class FaqMatcher:
             for i in ranked
         ]
         answered = {m.sentence for m in matches}
-        asked_phrasings = [normalise(p) for m in matches for p in self.entries[m.id].questions]
+        matched = {m.id for m in matches}
 
         def unanswered(question: str) -> bool:
-            words = normalise(question)
-            if question in answered or (matches and len(words.split()) <= GENERIC_WORDS):
+            if not matches:
+                return True
+            if question in answered or len(normalise(question).split()) <= GENERIC_WORDS:
                 return False  # short ones ("what would you do?") lean on the story the entries matched
-            return process.extractOne(words, asked_phrasings, scorer=self.scorer,
-                                      score_cutoff=GAP_THRESHOLD) is None
+            close = near.get(question)  # (scored by _fuzzy unless shorter than MIN_FUZZY_WORDS)
+            if close is None:
+                close = {entry_id for entry_id, _ in self._near(normalise(question))}
+            return not close & matched
 
         return matches, [q for q in questions if unanswered(q)]
 

@@ -8,7 +8,6 @@ can let a promised date pass.
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -133,7 +132,7 @@ class Housekeeping:
                           now=datetime.fromtimestamp(self.clock()).astimezone())
         where = f"{key.account}/{key.folder}/{key.uidvalidity}/{key.uid}"
         return ("draft", f"draft:{where}:followup", {
-            "folder": None, "message_id": message_id, "message": base64.b64encode(raw).decode("ascii"),
+            "folder": None, "message_id": message_id, "message": raw,
             "follow_up": True,
         })
 

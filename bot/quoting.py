@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable, Sequence
 from email.utils import format_datetime
 
 from bot.models import ParsedMail, memo
@@ -61,12 +62,13 @@ def fill_spaces(text: str, width: int) -> list[str]:
     return lines
 
 
-def wrap_text(text: str, width: int = WRAP) -> str:
+def wrap_text(text: str, width: int = WRAP, *, fill: Callable[[str, int], Sequence[str]] = fill_spaces) -> str:
     """Reflow each paragraph to ``width`` columns; quotes, lists, indented lines and URLs are kept as they are.
 
     Templates are written with their own line breaks; joining a paragraph's lines before wrapping avoids
     the ragged "one long line, one short line" look when a template line is a few characters too long.
-    A short line is never joined to the next one, so "Best wishes," stays above the signature.
+    A short line is never joined to the next one, so "Best wishes," stays above the signature. ``fill``
+    wraps one paragraph (:func:`fill_spaces`, or a cached copy of it for text that repeats).
     """
     out: list[str] = []
     paragraph: list[str] = []
@@ -74,7 +76,7 @@ def wrap_text(text: str, width: int = WRAP) -> str:
     def flush() -> None:
         if paragraph:
             joined = " ".join(part.strip() for part in paragraph)
-            out.extend(fill_spaces(joined, width))
+            out.extend(fill(joined, width))
             paragraph.clear()
 
     for line in text.split("\n"):

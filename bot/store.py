@@ -15,6 +15,7 @@ What it guarantees the daemon:
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
@@ -147,6 +148,13 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX messages_by_message_id_only ON messages (message_id);
     """,
+    # 6: a draft's bytes apart from its outbox row (written once; claims and completions rewrite small rows)
+    """
+    CREATE TABLE outbox_data (
+        outbox_id INTEGER PRIMARY KEY REFERENCES outbox (id),
+        data BLOB NOT NULL
+    );
+    """,
 )
 LEAD_STATES = ("new", "notified", "replied", "waiting", "done", "snoozed", "dropped")
 OPEN_LEAD_STATES = ("new", "notified", "replied", "waiting", "snoozed")
@@ -184,6 +192,12 @@ class OutboxItem:
 
 _CHUNK = 500
 """Ids per ``IN (...)`` list: well under SQLite's limit on bound variables (999 before version 3.32)."""
+DATA_KEY = "message"
+"""The payload key of an action's bytes (a draft as RFC 5322). They are stored apart from the JSON payload, in
+``outbox_data``: a draft is written once, and claiming or completing it rewrites a row of 200 bytes instead
+of one of 7 KB (base64 in JSON). Items read back hold them as ``bytes`` under this key."""
+_ITEMS = ("SELECT outbox.*, outbox_data.data AS data FROM outbox"
+          " LEFT JOIN outbox_data ON outbox_data.outbox_id = outbox.id")
 
 
 def _create_private(path: Path) -> None:
@@ -748,9 +762,15 @@ class Store:
 
     # ------------------------------------------------------------------ outbox
 
-    def _item(self, row: sqlite3.Row) -> OutboxItem:
+    @staticmethod
+    def _item(row: sqlite3.Row) -> OutboxItem:
+        payload = json.loads(row["payload"])
+        if row["data"] is not None:
+            payload[DATA_KEY] = bytes(row["data"])
+        elif isinstance(payload.get(DATA_KEY), str):  # written before schema 6: base64 inside the JSON
+            payload[DATA_KEY] = base64.b64decode(payload[DATA_KEY])
         return OutboxItem(
-            row["id"], row["kind"], row["message_row"], row["dedup_key"], json.loads(row["payload"]),
+            row["id"], row["kind"], row["message_row"], row["dedup_key"], payload,
             row["state"], row["attempts"], row["result"], row["last_error"], bool(row["uncertain"]),
         )
 
@@ -762,12 +782,19 @@ class Store:
     @staticmethod
     def _insert_action(db: sqlite3.Connection, kind: str, dedup_key: str, payload: dict[str, Any],
                        message_row: int | None, now: float) -> bool:
+        data = payload.get(DATA_KEY)
+        if isinstance(data, bytes):
+            payload = {k: v for k, v in payload.items() if k != DATA_KEY}
         cur = db.execute(
             "INSERT INTO outbox (kind, message_row, dedup_key, payload, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
             (kind, message_row, dedup_key, json.dumps(payload), now, now),
         )
-        return cur.rowcount == 1
+        if cur.rowcount != 1:
+            return False
+        if isinstance(data, bytes):
+            db.execute("INSERT INTO outbox_data (outbox_id, data) VALUES (?, ?)", (cur.lastrowid, data))
+        return True
 
     def due(self, kinds: Sequence[str] | None = None, limit: int = 100, *,
             prefixes: Sequence[str] = (), pending_only: bool = False) -> list[OutboxItem]:
@@ -778,7 +805,7 @@ class Store:
         another folder's backlog neither fills ``limit`` nor has its payloads decoded for nothing.
         """
         states = "('pending')" if pending_only else "('pending', 'claimed')"
-        query = f"SELECT * FROM outbox WHERE state IN {states} AND not_before <= ?"
+        query = f"{_ITEMS} WHERE state IN {states} AND not_before <= ?"
         params: list[Any] = [self._clock()]
         if kinds:
             query += f" AND kind IN ({', '.join('?' * len(kinds))})"
@@ -798,7 +825,7 @@ class Store:
                 "UPDATE outbox SET state = 'claimed', attempts = attempts + 1, updated_at = ? WHERE id = ?",
                 (self._clock(), item_id),
             )
-            row = db.execute("SELECT * FROM outbox WHERE id = ?", (item_id,)).fetchone()
+            row = db.execute(f"{_ITEMS} WHERE id = ?", (item_id,)).fetchone()
         return self._item(row)
 
     def claim_all(self, items: Sequence[OutboxItem]) -> list[OutboxItem]:
@@ -870,12 +897,12 @@ class Store:
 
     def outbox_item(self, item_id: int) -> OutboxItem | None:
         """One outbox item by id."""
-        row = self._db.execute("SELECT * FROM outbox WHERE id = ?", (item_id,)).fetchone()
+        row = self._db.execute(f"{_ITEMS} WHERE id = ?", (item_id,)).fetchone()
         return self._item(row) if row else None
 
     def draft_of(self, message_row: int) -> OutboxItem | None:
         """The draft action of a message (its payload holds the draft as it was put in Drafts)."""
-        row = self._db.execute("SELECT * FROM outbox WHERE message_row = ? AND kind = 'draft' ORDER BY id LIMIT 1",
+        row = self._db.execute(f"{_ITEMS} WHERE message_row = ? AND kind = 'draft' ORDER BY id LIMIT 1",
                                (message_row,)).fetchone()
         return self._item(row) if row else None
 

@@ -21,7 +21,6 @@ and must belong to the card it was pressed on.
 from __future__ import annotations
 
 import asyncio
-import base64
 import html
 import json
 import logging
@@ -411,7 +410,7 @@ class TelegramService:
         item = self.store.draft_of(row_id)
         if item is None:
             return f"No draft for #{row_id}."
-        mail = parse_mail(base64.b64decode(item.payload["message"]))
+        mail = parse_mail(item.payload["message"])
         where = "in Drafts" if item.state == "done" else "waiting to be put in Drafts"
         return (f"📝 <b>Draft for #{row_id}</b> ({where})\n<b>To:</b> {fmt.esc(mail.sender or '')}\n"
                 f"<b>Subject:</b> {fmt.esc(mail.subject)}\n\n{fmt.esc(mail.text.strip())}")

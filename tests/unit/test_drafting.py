@@ -106,6 +106,42 @@ def test_broken_template_is_reported_with_file_and_line(tmp_path: Path) -> None:
     assert any("job_lead.txt.j2:2:" in p and "no_such_variable" in p for p in problems)
 
 
+def test_a_template_edited_or_removed_while_running_is_used_after_the_recheck(tmp_path: Path) -> None:
+    """The daemon renders thousands of drafts without asking the filesystem each time, yet an owner who edits
+    or removes a template while it runs gets the new text (or no draft) within TEMPLATE_RECHECK seconds."""
+    import os
+
+    from bot.drafting import TEMPLATE_RECHECK
+
+    now = [100.0]
+    drafter = Drafter(tmp_path, OWNER, clock=lambda: now[0])
+    template = tmp_path / "congratulation.txt.j2"
+    mail = parse_mail(ORIGINAL)
+    assert drafter.render(mail, "congratulation") is None
+    template.write_text("{{ greeting }}\n\nThank you!\n")
+    assert drafter.render(mail, "congratulation") is None, "a missing template is remembered for a moment"
+    now[0] += TEMPLATE_RECHECK
+    assert drafter.render(mail, "congratulation") == "Hi Jane,\n\nThank you!\n"
+    template.write_text("{{ greeting }}\n\nMany thanks!\n")
+    os.utime(template, (1, 1))  # a different mtime, however fast the test runs
+    now[0] += TEMPLATE_RECHECK / 2
+    assert drafter.render(mail, "congratulation") == "Hi Jane,\n\nThank you!\n"
+    now[0] += TEMPLATE_RECHECK
+    assert drafter.render(mail, "congratulation") == "Hi Jane,\n\nMany thanks!\n"
+    template.unlink()
+    now[0] += TEMPLATE_RECHECK
+    assert drafter.render(mail, "congratulation") is None
+
+
+def test_replies_wrap_the_same_with_the_paragraph_cache() -> None:
+    """Reply paragraphs are wrapped through a cache; the text is what wrap_text gives without it."""
+    from bot.drafting import _fill_repeated
+
+    text = ("Hi Jane,\n\n" + "Thank you for writing about the paper, it means a lot to hear it helped. " * 4
+            + "\n\n> quoted line stays\n- a list item that is long enough to be kept exactly as it was written\n")
+    assert wrap_text(text, fill=_fill_repeated) == wrap_text(text) == wrap_text(text, fill=_fill_repeated)
+
+
 def test_sandbox_blocks_attribute_escapes(tmp_path: Path) -> None:
     (tmp_path / "congratulation.txt.j2").write_text("{{ greeting.__class__.__mro__[1].__subclasses__() }}")
     assert Drafter(tmp_path, OWNER).check() != []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
@@ -282,6 +283,48 @@ def test_migration_from_schema_3_keeps_data(tmp_path: Path) -> None:
     store = Store(path)
     assert store.schema_version == SCHEMA_VERSION
     assert store.get(1)["label"] == "other" and store.get(1)["body"] == ""
+
+
+def test_a_drafts_bytes_are_kept_apart_from_its_json_payload(tmp_path: Path) -> None:
+    """A draft's bytes go to outbox_data once, not into the JSON that claims and completions rewrite; every
+    way of reading an item gives them back as bytes; a duplicate enqueue adds no second copy."""
+    store = Store(tmp_path / "s.db")
+    raw = b"Subject: Re: Role\r\n\r\nHi Ana,\r\n\xc3\xa9\r\n"
+    row_id = _record(store, actions=(("draft", "draft:default/INBOX/17/42", {"folder": "Drafts", "message": raw}),))
+    assert store.enqueue("draft", "draft:default/INBOX/17/42", {"folder": "Drafts", "message": b"other"}) is False
+    db = sqlite3.connect(tmp_path / "s.db")
+    (payload,) = db.execute("SELECT payload FROM outbox").fetchone()
+    assert json.loads(payload) == {"folder": "Drafts"}
+    assert db.execute("SELECT data FROM outbox_data").fetchall() == [(raw,)]
+    (item,) = store.due(["draft"])
+    assert item.payload == {"folder": "Drafts", "message": raw}
+    assert store.claim(item.id).payload["message"] == raw
+    assert store.claim_all([item])[0].payload["message"] == raw
+    assert store.outbox_item(item.id).payload["message"] == raw
+    assert store.draft_of(row_id).payload["message"] == raw
+    store.complete_all([(item, "9", "Drafts/9")], message_status="drafted")
+    assert store.draft_of(row_id).payload["message"] == raw
+
+
+def test_a_draft_written_before_schema_6_reads_back_as_bytes(tmp_path: Path) -> None:
+    """Drafts queued by an older mentorbox hold base64 inside the JSON payload; after the upgrade they read
+    back as the same bytes, so a pending one is still put in Drafts."""
+    from bot.store import _MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for number in range(5):
+        db.executescript(_MIGRATIONS[number])
+    db.execute("PRAGMA user_version = 5")
+    raw = b"Subject: Re: Role\r\n\r\nHi Ana\r\n"
+    db.execute("INSERT INTO outbox (kind, dedup_key, payload, created_at, updated_at) VALUES ('draft', 'd', ?, 0, 0)",
+               (json.dumps({"folder": "Drafts", "message": base64.b64encode(raw).decode("ascii")}),))
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.schema_version == SCHEMA_VERSION
+    (item,) = store.due(["draft"])
+    assert item.payload["message"] == raw
 
 
 def test_an_alias_after_a_uidvalidity_change_keeps_the_text(tmp_path: Path) -> None:
