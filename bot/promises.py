@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.patterns import screened
+
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
             "eight": 8, "nine": 9, "ten": 10, "couple of": 2, "a couple of": 2, "few": 3, "a few": 3}
 _WEEKDAYS = {name: i for i, names in enumerate(
@@ -51,11 +53,13 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                                re.I)),
     ("soon", re.compile(r"\b(soon|shortly|in due course|before long)\b", re.I)),
 ]
-_CUE = re.compile(
+# Lower case, run on lower-cased sentences (re.I makes it three times slower), screened (bot.patterns).
+_CUE = screened(
+    "'bcdefghilnprsuw",
     r"\b(will|'ll|shall|going to|expect|should (hear|get|receive)|hear (back )?from|get back|reach out|be in touch|"
     r"contact you|send|schedule|follow up|confirm|let you know|decision|interviews? (are|will)|"
     r"call you|email you|reply|respond|notify|update you|come back|get in touch|circle back|be in contact|"
-    r"reach you|plan to|receive)\b", re.I)
+    r"reach you|plan to|receive)\b")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=[-•*])")
 
 
@@ -186,7 +190,7 @@ def extract_promises(text: str, ref: date) -> list[Promise]:
     out: list[Promise] = []
     for raw in _SENTENCE.split(text):
         sentence = " ".join(raw.split())
-        if len(sentence) < 8 or not _CUE.search(sentence):
+        if len(sentence) < 8 or not _CUE.search(sentence.lower()):
             continue
         found = find_time(sentence, ref)
         if found is not None and found[0] >= ref:

@@ -66,6 +66,39 @@ def spy(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> type[SpyReader]
     return SpyReader
 
 
+class Lanes:
+    """Watches the daemon's lane steps: drafts stored per connection, and whether a connection was ever used
+    by two threads at once (imaplib is not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.drafts: dict[int, int] = {}
+        self.busy: set[int] = set()
+        self.overlaps = 0
+        self.lock = threading.Lock()
+
+
+@pytest.fixture
+def lanes(monkeypatch: pytest.MonkeyPatch) -> Lanes:
+    seen = Lanes()
+    step = bot.daemon.FolderWorker._lane_step
+
+    def watched(self, mailbox, drafts, uids):  # type: ignore[no-untyped-def]
+        with seen.lock:
+            seen.overlaps += id(mailbox) in seen.busy
+            seen.busy.add(id(mailbox))
+            if drafts:
+                seen.drafts[id(mailbox)] = seen.drafts.get(id(mailbox), 0) + len(drafts)
+        try:
+            time.sleep(0.01)  # (a window for another thread to come in, if nothing kept it out)
+            return step(self, mailbox, drafts, uids)
+        finally:
+            with seen.lock:
+                seen.busy.discard(id(mailbox))
+
+    monkeypatch.setattr(bot.daemon.FolderWorker, "_lane_step", watched)
+    return seen
+
+
 def _run_once(config: Path) -> int:
     return bot.daemon.run_daemon(load_config(config), once=True, say=lambda text: None)
 
@@ -103,8 +136,25 @@ def test_the_first_drafts_of_a_backlog_go_out_after_a_quarter_batch(imap, daemon
     _assert_once_each_with_one_draft(daemon_config, imap, total)
 
 
+def test_once_the_reader_fetches_the_drafts_are_shared_by_two_connections(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
+                                                                          lanes: Lanes) -> None:
+    """The server stores each draft with an fsync, one at a time per connection: once the reader fetches, the
+    daemon's own connection is idle, so it takes a share of each batch's drafts (with the drafts connection;
+    no third one is opened), and never while another thread uses it."""
+    total = _append_backlog(imap, "s")
+    assert _run_once(daemon_config) == 0
+    (reader,) = spy.made
+    assert not reader.broken
+    assert len(lanes.drafts) == 2 and min(lanes.drafts.values()) > 0, lanes.drafts
+    assert lanes.overlaps == 0
+    drafted = sum(1 for r in _rows(daemon_config) if r["status"] == "drafted")
+    assert sum(lanes.drafts.values()) == drafted == len(_drafts(imap))
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
+
+
 def test_a_reader_that_dies_leaves_the_daemon_to_read_the_rest(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+                                                               monkeypatch: pytest.MonkeyPatch, lanes: Lanes) -> None:
+    """The daemon then fetches on its own connection again, which is also storing drafts: one at a time."""
     class Dying(spy):  # type: ignore[misc, valid-type]
         def next(self, uids: Sequence[int]) -> Batch:
             if self.answers == 2:
@@ -117,6 +167,7 @@ def test_a_reader_that_dies_leaves_the_daemon_to_read_the_rest(imap, daemon_conf
     assert _run_once(daemon_config) == 0
     (reader,) = spy.made
     assert reader.broken and 2 <= reader.answers < len(reader.batches)
+    assert lanes.overlaps == 0
     _assert_once_each_with_one_draft(daemon_config, imap, total)
 
 
