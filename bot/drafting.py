@@ -217,7 +217,7 @@ def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | 
         refs = [r for r in mail.references if r != mail.message_id][-20:]
         headers += [("In-Reply-To", mail.message_id), ("References", " ".join([*refs, mail.message_id]))]
     body = f"{text.rstrip()}\n\n{quote(mail)}\n".replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
-    if any(len(line) > 998 for line in body.split(b"\r\n")):  # a line too long for 8bit transport
+    if len(body) > 998 and max(map(len, body.split(b"\r\n"))) > 998:  # a line too long for 8bit transport
         cte, body = "quoted-printable", quopri.encodestring(body).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     else:
         cte = "8bit"

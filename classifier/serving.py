@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from classifier.columns import KINDS, Columns, Spec, row_columns, strip_accents
+from classifier.columns import KINDS, Columns, Spec, row_columns
 
 FORMAT = 1
 """Version of the ``.npz`` layout; a file of another version is refused (the model is then rebuilt)."""
@@ -75,8 +75,6 @@ class Block:
         if self.idf is not None and len(self.idf) != len(self.terms):
             raise ServingError("a feature block has IDF weights for another number of terms")
         self.columns = Columns(self.kind, vocabulary, self.ngram_range, self.strip_accents)
-        if self.strip_accents:
-            strip_accents("\u00e9")  # builds the table once per process (60 ms), when the model is loaded, not mid-sync
 
     def __len__(self) -> int:
         return len(self.terms)
