@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import bot.parser as parser_module
 from bot.htmltext import html_to_text
 from bot.models import ParsedMail
-from bot.parser import MAX_CLEAN, MAX_TEXT, decode_header_value, parse_mail, strip_quotes_and_signature
+from bot.parser import MAX_CLEAN, MAX_TEXT, decode_header_value, lf_line_ends, parse_mail, strip_quotes_and_signature
 
 NASTY = Path(__file__).resolve().parents[1] / "fixtures" / "nasty"
 
@@ -490,3 +490,10 @@ def test_the_parts_of_awkward_mail_have_the_stdlib_content_types() -> None:
                 parser_module._PLAIN_TYPE.fullmatch(part["content-type"]) is not None
             assert parser_module._params(part) == parser_module._stdlib_params(part)
     assert checked > 40 and quick > 10, (checked, quick)
+
+
+@given(st.lists(st.sampled_from(["\r\n", "\r", "\n", "\r\r\n", "a", "é ", "\x00"]), max_size=40))
+def test_lf_line_ends_is_the_plain_two_replaces(pieces: list[str]) -> None:
+    """The fast path (drop every CR when each ends a CRLF) gives what the two replaces give, lone CRs or not."""
+    text = "".join(pieces)
+    assert lf_line_ends(text) == text.replace("\r\n", "\n").replace("\r", "\n")
