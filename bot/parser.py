@@ -90,8 +90,10 @@ def _decode_encoded_word(charset: str, encoding: str, payload: str) -> str:
 
 def _unfold(text: str) -> str:
     """Unfold a raw header value and read raw 8-bit bytes (kept by the parser as surrogates) as text."""
-    if _SURROGATE.search(text):
+    if not text.isascii() and _SURROGATE.search(text):
         text = decode_bytes(text.encode("ascii", "surrogateescape"))[0]
+    if "\n" not in text and "\r" not in text:  # (most values: one line)
+        return text
     return _FOLD.sub(" ", text).replace("\r", " ").replace("\n", " ")
 
 
@@ -100,13 +102,13 @@ def decode_header_value(raw: object) -> str:
     if raw is None:
         return ""
     text = _unfold(str(raw))
-    text = _EW_GAP.sub(r"\1\2", text)  # whitespace between two encoded words is not part of the text
-    try:
-        text = _ENCODED_WORD.sub(lambda m: _decode_encoded_word(m.group(1), m.group(2), m.group(3)), text)
-    except Exception:  # noqa: BLE001 - a header is never worth a crash
-        pass
-    text = text.replace("\x00", "").strip()
-    return text
+    if "=?" in text:  # (encoded words start so)
+        text = _EW_GAP.sub(r"\1\2", text)  # whitespace between two encoded words is not part of the text
+        try:
+            text = _ENCODED_WORD.sub(lambda m: _decode_encoded_word(m.group(1), m.group(2), m.group(3)), text)
+        except Exception:  # noqa: BLE001 - a header is never worth a crash
+            pass
+    return text.replace("\x00", "").strip()
 
 
 # --------------------------------------------------------------------------- quote and signature stripping
