@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 from email import policy
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.drafting import Drafter, Owner, build_reply, reply_subject, shipped_templates_dir
 from bot.quoting import wrap_text
@@ -190,3 +193,28 @@ def test_fill_spaces_wraps_as_textwrap_does() -> None:
         width = rng.choice([1, 10, 70, 72])
         assert fill_spaces(text, width) == textwrap.wrap(text, width=width, break_long_words=False,
                                                          break_on_hyphens=False), (text, width)
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "b", " ", "\n", "\t", "\u00a0", "\u2003", "-", "é"]), max_size=60),
+       st.integers(0, 40))
+def test_the_quoted_head_is_the_stripped_text_cut(text: str, limit: int) -> None:
+    from bot.quoting import _stripped_head
+
+    body = text.strip()
+    expected = body[:limit].rstrip() + "\n[...]" if len(body) > limit else body
+    assert _stripped_head(text, limit) == expected
+
+
+@given(st.lists(st.sampled_from(["a", "bb", " ", "-", "é", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "<a-b@c.org>"]),
+                max_size=30).map("".join))
+def test_attribution_lines_are_textwraps(who: str) -> None:
+    """Quotes wrap their attribution line with fill_spaces when it has no hyphen: textwrap's lines."""
+    import textwrap
+
+    from bot.quoting import WRAP, _quote
+
+    name = " ".join(who.split()) or "x"  # (a parsed sender name has no runs of spaces)
+    mail = dataclasses.replace(parse_mail(ORIGINAL), sender_name=name, sender_address="", derived={})
+    attribution = f"On Tue, 03 Mar 2026 10:00:00 +0100, {name} wrote:"
+    expected = "\n".join(textwrap.wrap(attribution, width=WRAP, break_long_words=False))
+    assert _quote(mail, 100).startswith(expected + "\n")
