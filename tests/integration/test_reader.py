@@ -152,6 +152,18 @@ def test_once_the_reader_fetches_the_drafts_are_shared_by_two_connections(imap, 
     _assert_once_each_with_one_draft(daemon_config, imap, total)
 
 
+def test_without_a_drafts_connection_the_drafts_go_out_on_the_daemons_own(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
+                                                                           lanes: Lanes,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that refuses the drafts' connection (a per-user limit) still gets every draft once: on the
+    daemon's connection, between its fetches and then while the reader fetches."""
+    monkeypatch.setattr(bot.daemon.FolderWorker, "_drafts_connection", lambda self: None)
+    total = _append_backlog(imap, "n")
+    assert _run_once(daemon_config) == 0
+    assert len(lanes.drafts) == 1 and lanes.overlaps == 0
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
+
+
 def test_a_reader_that_dies_leaves_the_daemon_to_read_the_rest(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
                                                                monkeypatch: pytest.MonkeyPatch, lanes: Lanes) -> None:
     """The daemon then fetches on its own connection again, which is also storing drafts: one at a time."""
