@@ -59,6 +59,10 @@ def test_drafts_refused_over_quota_wait_and_arrive_once_when_there_is_room(  # t
     messages = _sample_messages()
     assert len(messages) < LIMIT
     imap.multiappend("INBOX", messages)
+    # The mailbox is left with no room at all (a draft that fits is stored, as it should be: the drafts of a
+    # batch go out in more than one APPEND, so with room for two, two would be).
+    imap.create_folder("Archive")
+    imap.multiappend("Archive", [b"Subject: kept\r\n\r\nold mail\r\n"] * (LIMIT - len(messages)))
 
     # The mailbox is full: triage goes on, every draft is refused, none is stored or marked done.
     first = run("run", "--once", "--config", str(config_file), env=env)
