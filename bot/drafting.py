@@ -32,6 +32,7 @@ TEMPLATE_SUFFIX = ".txt.j2"
 TEMPLATE_RECHECK = 2.0
 """Seconds a template found (or found missing) is used before the file is looked at again."""
 _BLANK_LINES = re.compile(r"\n{3,}")
+_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|ref|rif|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
 @lru_cache(maxsize=512)
@@ -39,7 +40,6 @@ def _fill_repeated(paragraph: str, width: int) -> tuple[str, ...]:
     """:func:`bot.quoting.fill_spaces`, remembered: a reply is mostly the owner's own paragraphs (template
     lines, FAQ answers), the same in every draft, so each is wrapped once rather than once per draft."""
     return tuple(fill_spaces(paragraph, width))
-_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|ref|rif|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
 def shipped_templates_dir() -> Path:
