@@ -280,8 +280,6 @@ def test_commands(bot: Bot) -> None:
 
 
 def test_draft_is_shown_and_long_texts_are_split(bot: Bot) -> None:
-    import base64
-
     from bot.drafting import Owner, build_reply
     from bot.parser import parse_mail
 
@@ -289,8 +287,8 @@ def test_draft_is_shown_and_long_texts_are_split(bot: Bot) -> None:
     original = parse_mail(b"From: Dana <dana@deepmind.com>\r\nSubject: Role\r\nMessage-ID: <m17@example.org>\r\n\r\nHi")
     text = "Thank you <so> much & more.\n" + "\n".join(f"Line {i}: " + "words " * 12 for i in range(120))
     raw = build_reply(original, text, Owner("Kai", "kai@example.org", "Kai"))
-    bot.store.enqueue("draft", "draft:me/INBOX/1/17", {"folder": "Drafts", "message_id": "<d@x>",
-                                                      "message": base64.b64encode(raw).decode()}, row)
+    bot.store.enqueue("draft", "draft:me/INBOX/1/17", {"folder": "Drafts", "message_id": "<d@x>", "message": raw},
+                      row)  # (as the daemon queues it: the bytes, kept apart from the JSON payload)
     before = len(bot.fake.sent_to(OWNER))
     bot.fake.inject_message(f"/draft {row}", OWNER)
     pieces = bot.fake.wait_until(lambda: len(bot.fake.sent_to(OWNER)) >= before + 3 and bot.fake.sent_to(OWNER)[before:])
