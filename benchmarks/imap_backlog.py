@@ -9,7 +9,8 @@ and measures, in one run:
    size) plus stdlib parsing (email.message_from_bytes, policy.default); and the same with imaplib's trace
    off, which the daemon turns off (imapclient turns it on, and it formats every fetched message);
 2. the daemon's first sync of the same INBOX with drafts (fetch, parse, classify, FAQ, draft, record,
-   MULTIAPPEND), from a started daemon (model and FAQ loaded, as after start-up), and their ratio;
+   MULTIAPPEND), from a started daemon (model and FAQ loaded, as after start-up), logging as by default (a
+   line per message, to a file), and their ratio;
 3. latency from APPEND of a new message to its draft in Drafts, with the daemon idling (Dovecot itself waits
    0.5 s before it tells an IDLE client);
 4. the peak RSS (VmHWM) of a daemon process (``mentorbox run``) doing the same first sync of 2,000
@@ -145,8 +146,7 @@ def main() -> None:
             f'[imap]\nhost = "localhost"\nport = {server.tls_port}\nusername = "test"\n'
             f'password_env = "MBX_BENCH_PW"\nca_file = "{server.ca_file}"\nbatch_size = {args.batch}\n'
             f'[store]\npath = "{work / "state.sqlite3"}"\n[classifier]\nmodel_dir = "{work / "model"}"\n'
-            f'[logging]\nlevel = "WARNING"\n'
-        )
+        )  # (logging as by default: INFO, a line per message)
         os.environ["MBX_BENCH_PW"] = PASSWORD
 
         floor_s, floor_n = floor(server, args.batch)
@@ -158,13 +158,20 @@ def main() -> None:
         from bot.config import load_config
         from bot.daemon import FolderWorker, build_services
         from bot.imap_source import Mailbox
+        from bot.logs import setup_logging
 
         cfg = load_config(config)
+        # The daemon's log, as `mentorbox run` sets it up (INFO: one line per message), written to a file as
+        # journald would take it from the daemon's stderr.
+        log_file = (work / "daemon.log").open("w")
+        setup_logging(cfg.logging.level, cfg.logging.format, log_file)
         started = time.perf_counter()
         services = build_services(cfg, lambda _: None)
         startup = time.perf_counter() - started
         worker = FolderWorker(cfg.accounts[0], "INBOX", services, threading.Event())
         mailbox = Mailbox(cfg.accounts[0])
+        log_file.flush()
+        logged = (work / "daemon.log").stat().st_size
         started = time.perf_counter()
         done = worker.sync(mailbox)
         sync_s = time.perf_counter() - started
@@ -172,15 +179,19 @@ def main() -> None:
         worker.close()
         client.select_folder("Drafts", readonly=True)
         drafts = len(client.search("ALL"))
-        print(f"daemon first sync with drafts: {sync_s:.2f} s, {done / sync_s:,.0f} messages/s, {drafts} drafts "
-              f"(start-up before it, not counted: {startup:.1f} s)")
+        log_file.flush()
+        with (work / "daemon.log").open("rb") as fh:
+            fh.seek(logged)
+            lines = fh.read().count(b"\n")
+        print(f"daemon first sync with drafts: {sync_s:.2f} s, {done / sync_s:,.0f} messages/s, {drafts} drafts, "
+              f"{lines} log lines (start-up before it, not counted: {startup:.1f} s)")
         print(f"ratio daemon / floor: {sync_s / floor_s:.2f} (goal <= 1.5); against the quiet floor: "
               f"{sync_s / quiet_s:.2f}")
 
         # A separate daemon process for latency and memory, started on the synced store.
         env = dict(os.environ)
         proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                                stdout=subprocess.DEVNULL, stderr=(work / "latency.log").open("w"), cwd=ROOT)
         time.sleep(8)
         latencies = []
         for i in range(args.latency_samples):
@@ -214,7 +225,7 @@ def main() -> None:
                            .replace(str(work / "state.sqlite3"), str(work / "state2.sqlite3")))
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config2)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+                                env=env, stdout=subprocess.DEVNULL, stderr=(work / "memory.log").open("w"), cwd=ROOT)
         # ru_maxrss of a child counts the parent's memory at fork; /proc/PID/status VmHWM starts at exec.
         peak, helpers = 0, {}  # helpers: the reader process (and any other child), by pid
         while time.perf_counter() - started < 300:
