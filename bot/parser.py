@@ -326,7 +326,7 @@ def _fast_message(raw: bytes) -> email.message.Message | None:
 
 def _lone_cr(text: str) -> bool:
     """Whether ``text`` has a CR that does not start a CRLF: the stdlib parser ends a line there."""
-    return "\r" in text and text.count("\r") != text.count("\r\n")
+    return "\r" in text and _LONE_CR.search(text) is not None
 
 
 def _blank_line(text: str) -> int:
@@ -475,7 +475,7 @@ def lf_line_ends(text: str) -> str:
     """
     if "\r" not in text:
         return text
-    if _LONE_CR.search(text):
+    if _lone_cr(text):
         return text.replace("\r\n", "\n").replace("\r", "\n")
     return text.replace("\r", "")
 

@@ -16,10 +16,3 @@ def screened(first: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``pattern`` compiled behind a look-ahead for ``first``, the body of a character class holding every
     character a match of ``pattern`` can start with (e.g. ``"abc\\d"``)."""
     return re.compile(f"(?=[{first}]){pattern}", flags)
-
-
-def unscreened(compiled: re.Pattern[str]) -> str:
-    """The pattern as written, without the look-ahead :func:`screened` put in front of it."""
-    head, _, rest = compiled.pattern.partition("]")
-    assert head.startswith("(?=[") and rest.startswith(")"), "not a screened pattern"
-    return rest[1:]

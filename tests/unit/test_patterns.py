@@ -11,13 +11,20 @@ import pytest
 
 import bot.priority as priority
 import bot.promises as promises
-from bot.patterns import screened, unscreened
+from bot.patterns import screened
 from classifier.corpus import data_dir, read_records
 
 SCREENED = {
     **{name: getattr(priority, name) for name in ("_REFERRAL", "_MEETING", "_DATES", "_SENIOR", "_PERSONAL", "_MASS")},
     "promises._CUE": promises._CUE,
 }
+
+
+def unscreened(compiled: re.Pattern[str]) -> str:
+    """The pattern as written, without the look-ahead :func:`screened` put in front of it."""
+    head, _, rest = compiled.pattern.partition("]")
+    assert head.startswith("(?=[") and rest.startswith(")"), "not a screened pattern"
+    return rest[1:]
 
 
 def _first(items: Any) -> tuple[set[Any], bool]:
