@@ -4,9 +4,9 @@ One worker thread per (account, folder), each with its own IMAP connection and i
 A worker's cycle: select the folder, fetch what is new since the highest UID recorded (BODY.PEEK, in
 batches), parse, classify the batch, decide, and record each decision *together with* the actions it calls
 for (the outbox) and the folder's new high-water mark, one transaction per batch. The drafts of a batch are
-APPENDed (one MULTIAPPEND) by a helper thread while the next batch is classified; then the worker waits with
-IDLE (or polls). A backlog of several batches borrows a second connection for the drafts and a reader
-process (:mod:`bot.reader`) that fetches and parses the batches, for as long as it lasts.
+APPENDed (a MULTIAPPEND per connection) by helper threads while the next batch is classified; then the worker
+waits with IDLE (or polls). A backlog of several batches borrows a second connection for the drafts and a
+reader process (:mod:`bot.reader`) that fetches and parses the batches, for as long as it lasts.
 
 Crash safety follows from that order. A crash before a decision is recorded: the message is above the
 high-water mark and is fetched again. A crash after: the row exists and the message is skipped. A crash in
@@ -446,7 +446,7 @@ class FolderWorker:
         return Ahead(models=[(served.key, served.spec)])
 
     def _drafts_connection(self) -> Mailbox | None:
-        """A second connection for the drafts of a backlog, or None (then one connection does everything).
+        """A second connection for the drafts of a backlog, or None (then the daemon's own takes them all).
 
         Storing a draft costs the server an fsync: on one connection the 1,547 drafts of a 2,000-message
         backlog made the fetches wait about a second. A server that refuses one more connection (a
@@ -455,7 +455,7 @@ class FolderWorker:
         try:
             return Mailbox(self.account, self.connector)
         except MentorboxError as exc:
-            log.info("no second connection for drafts (%s): drafts and fetches share one", exc,
+            log.info("no second connection for drafts (%s): they go out on the daemon's own", exc,
                      extra={"account": self.account.name, "folder": self.folder})
             return None
 

@@ -160,14 +160,14 @@ class FaqMatcher:
         self._choices = [normalise(q) for e in entries for q in e.questions]
         self._owners = [e.id for e in entries for q in e.questions]
 
-    def _fuzzy(self, questions: Sequence[str]) -> tuple[dict[str, tuple[float, str]], dict[str, set[str]]]:
-        """Best fuzzy score per entry over all questions, with the question that got it; and per question
-        scored, the entries with a phrasing within :data:`GAP_THRESHOLD` of it (what :meth:`match` needs to
-        tell an unanswered question, so no question is scored twice)."""
+    def _fuzzy(self, queries: dict[str, str]) -> tuple[dict[str, tuple[float, str]], dict[str, set[str]]]:
+        """Best fuzzy score per entry over all questions (``queries``: each question and its :func:`normalise`
+        form), with the question that got it; and per question scored, the entries with a phrasing within
+        :data:`GAP_THRESHOLD` of it (what :meth:`match` needs to tell an unanswered question, so no question
+        is scored twice)."""
         best: dict[str, tuple[float, str]] = {}
         near: dict[str, set[str]] = {}
-        for sentence in questions:
-            query = normalise(sentence)
+        for sentence, query in queries.items():
             if len(query.split()) < MIN_FUZZY_WORDS:
                 continue  # "where should I look?" -> "look": a subset of many phrasings, it would score 100
             close = near.setdefault(sentence, set())
@@ -199,7 +199,8 @@ class FaqMatcher:
         if not self.entries:
             return [], extract_questions(text)
         questions = extract_questions(text)
-        fuzzy, near = self._fuzzy(questions)
+        queries = {q: normalise(q) for q in questions}  # (extract_questions gives each question once)
+        fuzzy, near = self._fuzzy(queries)
         probs = topics if topics is not None else (self.topics([text])[0] if text.strip() else {})
         asked = [
             i for i in self.entries
@@ -217,11 +218,11 @@ class FaqMatcher:
         def unanswered(question: str) -> bool:
             if not matches:
                 return True
-            if question in answered or len(normalise(question).split()) <= GENERIC_WORDS:
+            if question in answered or len(queries[question].split()) <= GENERIC_WORDS:
                 return False  # short ones ("what would you do?") lean on the story the entries matched
             close = near.get(question)  # (scored by _fuzzy unless shorter than MIN_FUZZY_WORDS)
             if close is None:
-                close = {entry_id for entry_id, _ in self._near(normalise(question))}
+                close = {entry_id for entry_id, _ in self._near(queries[question])}
             return not close & matched
 
         return matches, [q for q in questions if unanswered(q)]

@@ -72,6 +72,8 @@ class Lanes:
 
     def __init__(self) -> None:
         self.drafts: dict[int, int] = {}
+        self.handed: list[int] = []
+        """Drafts per lane step, in the order they were handed over."""
         self.busy: set[int] = set()
         self.overlaps = 0
         self.lock = threading.Lock()
@@ -88,6 +90,7 @@ def lanes(monkeypatch: pytest.MonkeyPatch) -> Lanes:
             seen.busy.add(id(mailbox))
             if drafts:
                 seen.drafts[id(mailbox)] = seen.drafts.get(id(mailbox), 0) + len(drafts)
+                seen.handed.append(len(drafts))
         try:
             time.sleep(0.01)  # (a window for another thread to come in, if nothing kept it out)
             return step(self, mailbox, drafts, uids)
@@ -118,20 +121,12 @@ def test_a_backlog_is_read_in_a_child_that_ends_with_the_sync(imap, daemon_confi
 
 
 def test_the_first_drafts_of_a_backlog_go_out_after_a_quarter_batch(imap, daemon_config: Path, spy,  # type: ignore[no-untyped-def]
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                    lanes: Lanes) -> None:
     """The server storing the drafts was the last to finish a backlog: the first batch is split so that
     drafts start going out after a quarter of it (5 of 20 messages here), then go out a batch at a time."""
-    handed: list[int] = []
-    step = bot.daemon.FolderWorker._lane_step
-
-    def counting(self, mailbox, drafts, uids):  # type: ignore[no-untyped-def]
-        if drafts:
-            handed.append(len(drafts))
-        return step(self, mailbox, drafts, uids)
-
-    monkeypatch.setattr(bot.daemon.FolderWorker, "_lane_step", counting)
     total = _append_backlog(imap, "f")
     assert _run_once(daemon_config) == 0
+    handed = lanes.handed
     assert 1 <= handed[0] <= 5 and max(handed) <= 20 and len(handed) > total // 20, handed
     _assert_once_each_with_one_draft(daemon_config, imap, total)
 
