@@ -218,3 +218,24 @@ def test_attribution_lines_are_textwraps(who: str) -> None:
     attribution = f"On Tue, 03 Mar 2026 10:00:00 +0100, {name} wrote:"
     expected = "\n".join(textwrap.wrap(attribution, width=WRAP, break_long_words=False))
     assert _quote(mail, 100).startswith(expected + "\n")
+
+
+@given(st.text(min_size=1, max_size=400).map(lambda v: " ".join(v.split())).filter(lambda v: not v.isascii()))
+def test_header_values_are_encoded_as_the_standard_library_encodes_them(value: str) -> None:
+    """The direct encoding of one-line values, and the fallback for longer ones, write what Header writes
+    (for values as reply headers have them: words with one space between)."""
+    from email.header import Header
+
+    from bot.drafting import encode_header_value
+
+    value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    assert encode_header_value(value) == Header(value, "utf-8", maxlinelen=998).encode(linesep="\r\n")
+
+
+def test_a_long_non_ascii_subject_is_folded_into_several_encoded_words() -> None:
+    from bot.drafting import encode_header_value
+
+    subject = " ".join(["Glückwunsch"] * 120)
+    folded = encode_header_value(subject)
+    assert folded.count("=?utf-8?") > 1 and all(len(line) <= 998 for line in folded.split("\r\n"))
+    assert str(email.header.make_header(email.header.decode_header(folded))) == subject
