@@ -276,7 +276,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         else:
             ok(f"{what} {target}: writable")
     if args.connect:
-        problems.extend(_check_connect(config, ok, bad))
+        _check_connect(config, ok, bad)
     if problems:
         print(f"{len(problems)} problem(s) found")
         return 1
@@ -284,23 +284,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str], None]) -> list[str]:
+def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str], None]) -> None:
+    """Log in to every account (and Telegram); each failure goes to ``bad``, which counts it."""
     from bot.imap_source import probe
 
-    failures: list[str] = []
     for account in config.accounts:
         try:
             result = probe(account)
         except MentorboxError as exc:
             bad(f"account {account.name!r}: {exc}")
-            failures.append(str(exc))
             continue
         folders = ", ".join(f"{k} ({v} messages)" for k, v in result.folders.items())
         ok(f"account {account.name!r}: logged in; IDLE {'yes' if 'IDLE' in result.capabilities else 'no'}; "
            f"folders: {folders or 'none'}; drafts: {result.drafts_folder or 'not found'}")
         for missing in result.missing_folders:
             bad(f"account {account.name!r}: folder {missing!r} does not exist")
-            failures.append(missing)
     if config.telegram.enabled:
         from bot.telegram_probe import probe_telegram
 
@@ -308,7 +306,6 @@ def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str
             ok(f"telegram: {probe_telegram(config.telegram)}")
         except MentorboxError as exc:
             bad(f"telegram: {exc}")
-            failures.append(str(exc))
         else:
             from bot.telegram_probe import recent_chats
 
@@ -316,7 +313,6 @@ def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str
                 known = chat_id in config.telegram.allowed_chat_ids
                 ok(f"telegram: chat {chat_id} ({name}) wrote to the bot"
                    + ("" if known else " — not in telegram.allowed_chat_ids: add it if it is you"))
-    return failures
 
 
 def _existing_store(config: Config, missing: str) -> Store | None:
@@ -423,8 +419,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.daemon import run_daemon
 
     config = load_config(args.config, required=True)
+    _require_env_secrets(config)
     setup_logging(config.logging.level, args.log_format or config.logging.format)
     return run_daemon(config, once=args.once, say=lambda text: log.info("%s", text))
+
+
+def _require_env_secrets(config: Config) -> None:
+    """Stop at once (exit 2, one line naming the key) when a secret's environment variable is not set: unlike
+    a file or a command, which may be fixed while the daemon waits and retries, the variable cannot appear in
+    a running process, so retrying would only repeat the error until someone looked."""
+    refs = [account.oauth2_token if account.auth == "xoauth2" else account.password for account in config.accounts]
+    if config.telegram.enabled:
+        refs.append(config.telegram.token)
+    for ref in refs:
+        if ref.env:
+            ref.resolve()  # raises SecretError naming the key and the variable
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -443,6 +452,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     setup_logging("WARNING" if not args.verbose else "INFO")
     if not config.accounts:
         raise UsageError("no IMAP account configured: add an [imap] section")
+    _require_env_secrets(config)
     services = build_services(config, _say)
     stop = threading.Event()
     total = 0

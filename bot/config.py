@@ -64,6 +64,9 @@ class ImapAccount:
     poll_seconds: int = 60
     backfill_days: int = 14
     batch_size: int = 100
+    batch_bytes: int = 10_000_000
+    """A batch also ends before the messages in it (each counted up to ``max_message_bytes``) pass this many
+    bytes: a backlog of mail with attachments is then fetched a few messages at a time, not 100 at once."""
     timeout_seconds: int = 120
     max_message_bytes: int = 10_000_000
     tag_with_keywords: bool = False
@@ -335,6 +338,7 @@ def _account(t: _Table, name: str) -> ImapAccount:
         poll_seconds=t.integer("poll_seconds", 60, 5, 86_400),
         backfill_days=t.integer("backfill_days", 14, 0, 36_500),
         batch_size=t.integer("batch_size", 100, 1, 5_000),
+        batch_bytes=t.integer("batch_bytes", 10_000_000, 100_000, 1_000_000_000),
         timeout_seconds=t.integer("timeout_seconds", 120, 5, 3_600),
         max_message_bytes=t.integer("max_message_bytes", 10_000_000, 10_000, 1_000_000_000),
         tag_with_keywords=t.flag("tag_with_keywords", False),

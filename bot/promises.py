@@ -185,14 +185,38 @@ def find_time(sentence: str, ref: date) -> tuple[date, str] | None:
     return None
 
 
+_ASKING = re.compile(r"(?:(?:if|to|when|once|in the meantime|meanwhile)\b[^,;]{0,60},\s*)?"
+                     r"(?:please|kindly|(?:could|can|would|will) you)\b")
+"""How a request to the owner starts ("could you send me your CV by Friday", "if you are interested, please
+send me your CV by 20 February"): the sender asks, not promises."""
+_CLAUSE_END = re.compile(r";|\s[-\u2013\u2014]\s|,?\s+(?:then|and)\s+(?=(?:i|we|they|he|she|our|my|the|hr)\b)")
+"""Where a request's clause may end and the sender's own words begin ("please apply by 20 March; I will
+contact you within a week")."""
+
+
 def extract_promises(text: str, ref: date) -> list[Promise]:
-    """Sentences that promise a next step with a time, and when each is due (relative to ``ref``)."""
+    """Sentences that promise a next step with a time, and when each is due (relative to ``ref``).
+
+    Questions and requests are not the sender's promises, dated or not: "shall we have a call before the end
+    of January?", "please send me your transcripts by Friday" (a follow-up "is there any news?" to them would
+    be the wrong way round). A request's date is left out too, while what the sender adds after it counts:
+    "please confirm by 6 March - I'll update you again before the end of March" is due at the end of March.
+    """
     out: list[Promise] = []
     for raw in _SENTENCE.split(text):
         sentence = " ".join(raw.split())
-        if len(sentence) < 8 or not _CUE.search(sentence.lower()):
+        if len(sentence) < 8 or sentence.endswith("?"):
             continue
-        found = find_time(sentence, ref)
+        lowered = sentence.lower()
+        said = sentence
+        if _ASKING.match(lowered):
+            rest = _CLAUSE_END.search(lowered)
+            if rest is None:
+                continue
+            said, lowered = sentence[rest.end():], lowered[rest.end():]
+        if not _CUE.search(lowered):
+            continue
+        found = find_time(said, ref)
         if found is not None and found[0] >= ref:
             out.append(Promise(found[0], found[1], sentence[:300]))
     return out

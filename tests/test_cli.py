@@ -298,3 +298,17 @@ def test_progress_bar_on_a_terminal_keeps_jsonl_on_stdout(config_file: Path, tmp
     rows = [json.loads(line) for line in out.decode().splitlines()]
     assert len(rows) == 60
     assert b"triaging" in seen and b"100%" in seen
+
+
+@pytest.mark.parametrize("command", [["run", "--once"], ["run"], ["backfill", "--since", "2026-01-05"]])
+def test_an_unset_password_variable_stops_before_starting(tmp_path: Path, isolated_env: dict[str, str],
+                                                         command: list[str]) -> None:
+    """The variable cannot appear in a running process: one line naming the key, exit 2, nothing started."""
+    config = tmp_path / "c.toml"
+    config.write_text('[imap]\nhost = "localhost"\nusername = "u"\npassword_env = "MBX_UNSET_FOR_TEST"\n')
+    env = {k: v for k, v in isolated_env.items() if k != "MBX_UNSET_FOR_TEST"}
+    done = run(*command, "--config", str(config), env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "mentorbox: error: imap.password_env: environment variable MBX_UNSET_FOR_TEST is not set or empty"]
+    assert "started" not in done.stdout + done.stderr

@@ -41,6 +41,7 @@ def test_wrong_password_is_one_clear_line(dovecot: Dovecot, tmp_path: Path, isol
     done = run("check-config", "--connect", "--config", str(config), env=env)
     assert done.returncode == 1
     assert "refused the login of 'test'" in done.stdout
+    assert done.stdout.count("FAIL") == 1 and "1 problem(s) found" in done.stdout, done.stdout
     assert "wrong-password-xyz" not in done.stdout + done.stderr and "Traceback" not in done.stderr
 
 

@@ -57,6 +57,13 @@ CASES = [
     ("Our recruiting team usually sets up the intro call within about two weeks, they will email you.",
      date(2026, 2, 17)),
     ("yo, they'd ping you in a week or two, they will reach out", date(2026, 2, 10)),
+    # A request first (its date is the owner's deadline), then the sender's own promise: the promise counts.
+    ("Please confirm by 6 February - I'll update you again before the end of March.", date(2026, 3, 31)),
+    ("Please apply by 20 February; I will contact you to schedule the interview within a week.", date(2026, 2, 10)),
+    ("Please send your CV by 20 February, then our HR will contact you within one week.", date(2026, 2, 10)),
+    ("If you are interested, please send me a CV by 20 February, and I will then arrange an interview in "
+     "early March.", date(2026, 3, 10)),
+    ("HR will call you next week, please keep your phone on.", date(2026, 2, 13)),
 ]
 
 NOT_PROMISES = [
@@ -66,6 +73,16 @@ NOT_PROMISES = [
     "The deadline was January 5.",
     "We will hire someone eventually.",
     "I will write again on 5 January.",  # already past: not a promise to track
+    # Questions and requests to the owner, not the sender's promises (a follow-up to them would be backwards):
+    "Shall we have a call before the end of February?",
+    "Could you send me your CV by Friday?",
+    "Will you be able to confirm by Monday?",
+    "Please send me your transcripts within two weeks.",
+    "Kindly confirm your availability by 20 February.",
+    "Please let me know your availability for the week of 16 February and I will arrange the appointment.",
+    "Please review and respond by 2 March.",
+    "If you are interested, please send me your CV by 27 February.",
+    "In the meantime, could you reply by 6 March to confirm that you are still interested.",
 ]
 
 
