@@ -274,7 +274,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         if existing is None or not (existing.is_dir() and os.access(existing, os.W_OK)):
             bad(f"{what} {target}: not writable")
         else:
-            ok(f"{what} {target}: writable")
+            ok(f"{what} {target}: writable" + ("" if existing == target else " (it will be created)"))
     if args.connect:
         _check_connect(config, ok, bad)
     if problems:

@@ -974,7 +974,9 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
                                     wake=services.wake)
     threads = [threading.Thread(target=target, args=(i, w), name=f"{w.account.name}:{w.folder or 'Sent'}", daemon=True)
                for i, w in enumerate(workers)]
-    log.info("mentorbox started: %d folder(s), model %s%s%s", len(workers), services.model.get().version,
+    watched = ", ".join(f"{w.where} (your replies, headers only)" if isinstance(w, SentWorker) else w.where
+                        for w in workers)
+    log.info("mentorbox started: watching %s; model %s%s%s", watched, services.model.get().version,
              ", Telegram on" if telegram else "", ", paused (/resume to go on)" if services.paused.is_set() else "")
     for thread in threads:
         thread.start()
