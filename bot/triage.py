@@ -73,6 +73,10 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
     if drafter is not None and prediction.label in policy.draft_labels:
         if not reply_address(mail):
             reasons.append("no address to reply to: no draft")
+        elif unsure and not mail.clean_text.strip():
+            # A subject alone ("(empty) sent by mistake from my phone") and a guess: a reply to it would
+            # thank someone for a message they did not write. A sure one ("Congratulations!") is answered.
+            reasons.append("no text and unsure: no draft")
         else:
             answers = [
                 {"id": m.id, "title": matcher.entries[m.id].title, "answer": matcher.entries[m.id].answer,

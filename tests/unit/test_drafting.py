@@ -101,6 +101,19 @@ def test_no_draft_when_the_mail_gives_no_address_to_reply_to() -> None:
     assert decide(parse_mail(ORIGINAL), prediction, TriagePolicy(), drafter).draft  # with an address: a draft
 
 
+def test_a_subject_alone_gets_a_draft_only_when_the_model_is_sure() -> None:
+    """ "(empty) sent by mistake from my phone" with a guessed label: a thank-you to it would be noise. A
+    subject-only "Congratulations on the paper!" the model is sure of is still answered."""
+    drafter = Drafter(shipped_templates_dir(), OWNER)
+    empty = parse_mail(b"From: Nikolai Berg <n@x.no>\r\nSubject: (empty) sent by mistake from my phone\r\n\r\n")
+    guess = Prediction("congratulation", 0.59, {"congratulation": 0.59, "other": 0.41}, ())
+    decision = decide(empty, guess, TriagePolicy(), drafter)
+    assert decision.unsure and decision.draft is None and "no text and unsure: no draft" in decision.reasons
+    cheers = parse_mail(b"From: Jo <jo@x.org>\r\nSubject: Congratulations on the paper!\r\n\r\n")
+    sure = Prediction("congratulation", 0.93, {"congratulation": 0.93}, ())
+    assert decide(cheers, sure, TriagePolicy(), drafter).draft
+
+
 def test_broken_template_is_reported_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "congratulation.txt.j2").write_text("{{ greeting }}\n\n{% if %}\n")
     (tmp_path / "job_lead.txt.j2").write_text("{{ greeting }}\n{{ no_such_variable }}\n")
