@@ -25,6 +25,10 @@ from bot.store import MessageKey, Store
 
 log = logging.getLogger("mentorbox.housekeeping")
 
+DRAFT_TEXT_DAYS = 30
+"""Days the store keeps the text of a draft once it is in Drafts (for /draft); after that it is in the mailbox
+only (see :meth:`bot.store.Store.forget_draft_texts`)."""
+
 
 def digest_text(store: Store, now: float) -> str:
     """The digest as plain text, from the store (shared by ``mentorbox digest``, /digest and the daily push)."""
@@ -71,6 +75,8 @@ class Housekeeping:
         self.wake = wake
         self.store = Store(config.store.path, clock=clock)
         self.chats: Sequence[int] = config.telegram.allowed_chat_ids if config.telegram.enabled else ()
+        self._forgotten = float("-inf")
+        """When draft texts were last dropped (see :meth:`tick`)."""
 
     def close(self) -> None:
         """Close the store connection."""
@@ -78,6 +84,13 @@ class Housekeeping:
 
     def tick(self) -> int:
         """Do what is due now; returns how many outbox actions were added."""
+        now = self.clock()
+        if now - self._forgotten >= 86_400:  # once a day (and at start-up)
+            self._forgotten = now
+            gone = self.store.forget_draft_texts(now - DRAFT_TEXT_DAYS * 86_400)
+            if gone:
+                log.info("dropped the stored text of %d draft(s) older than %d days (they are in Drafts)", gone,
+                         DRAFT_TEXT_DAYS)
         added = self.store.wake_snoozed(self.chats)
         if self.config.followups.enabled:
             added += self.nudge()

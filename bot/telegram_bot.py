@@ -63,7 +63,7 @@ from bot.backoff import Backoff
 from bot.config import Config
 from bot.durations import parse_duration
 from bot.health import Health, evaluate, transitions
-from bot.housekeeping import digest_text
+from bot.housekeeping import DRAFT_TEXT_DAYS, digest_text
 from bot.models import LABELS
 from bot.parser import parse_mail
 from bot.promises import extract_promises
@@ -410,6 +410,9 @@ class TelegramService:
         item = self.store.draft_of(row_id)
         if item is None:
             return f"No draft for #{row_id}."
+        if "message" not in item.payload:  # dropped from the store after DRAFT_TEXT_DAYS
+            return (f"📝 The draft for #{row_id} is in your Drafts folder; mentorbox keeps a draft's text only for "
+                    f"{DRAFT_TEXT_DAYS} days after putting it there.")
         mail = parse_mail(item.payload["message"])
         where = "in Drafts" if item.state == "done" else "waiting to be put in Drafts"
         return (f"📝 <b>Draft for #{row_id}</b> ({where})\n<b>To:</b> {fmt.esc(mail.sender or '')}\n"

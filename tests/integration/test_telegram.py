@@ -299,6 +299,16 @@ def test_draft_is_shown_and_long_texts_are_split(bot: Bot) -> None:
     assert "Thank you &lt;so&gt; much &amp; more." in joined and "Line 119:" in joined
 
 
+def test_draft_whose_text_was_dropped_points_to_the_drafts_folder(bot: Bot) -> None:
+    row = bot.lead(18, push=False)
+    bot.store.enqueue("draft", "draft:me/INBOX/1/18", {"folder": "Drafts", "message": b"Subject: Re\r\n\r\nHi"}, row)
+    (item,) = bot.store.due(["draft"])
+    bot.store.complete_all([(item, "7", "Drafts/7")], message_status="drafted")
+    assert bot.store.forget_draft_texts(time.time() + 1) == 1
+    text = bot.say(f"/draft {row}")["text"]
+    assert "is in your Drafts folder" in text and "30 days" in text
+
+
 # --------------------------------------------------------------------------- outages
 
 

@@ -327,6 +327,33 @@ def test_a_draft_written_before_schema_6_reads_back_as_bytes(tmp_path: Path) -> 
     assert item.payload["message"] == raw
 
 
+def test_the_text_of_drafts_long_in_drafts_is_dropped_and_nothing_else(tmp_path: Path) -> None:
+    """After the days kept, a stored draft's bytes go (the owner has it in Drafts); its outbox row stays, so it
+    is never made again. A draft still waiting to go out keeps its bytes however old; so does a recent one."""
+    now = [1_000_000.0]
+    store = Store(tmp_path / "s.db", clock=lambda: now[0])
+    rows = [_record(store, MessageKey("default", "INBOX", 17, uid),
+                    actions=(("draft", f"draft:default/INBOX/17/{uid}", {"folder": "Drafts", "message": b"R%d" % uid}),
+                             ))
+            for uid in (1, 2, 3)]
+    old, waiting, recent = (store.draft_of(row) for row in rows)
+    assert old is not None and waiting is not None and recent is not None
+    store.complete_all([(old, "5", "Drafts/5")], message_status="drafted")
+    now[0] += 40 * 86_400
+    store.complete_all([(recent, "6", "Drafts/6")], message_status="drafted")
+    # A draft queued before schema 6 (base64 in the JSON), stored long ago.
+    store._db.execute("INSERT INTO outbox (kind, dedup_key, payload, state, created_at, updated_at)"
+                      " VALUES ('draft', 'old', ?, 'done', 0, 0)",
+                      (json.dumps({"folder": "Drafts", "message": base64.b64encode(b"R0").decode("ascii")}),))
+    assert store.forget_draft_texts(now[0] - 30 * 86_400) == 2
+    assert "message" not in store.draft_of(rows[0]).payload and store.draft_of(rows[0]).state == "done"
+    assert store.draft_of(rows[1]).payload["message"] == b"R2" and store.draft_of(rows[2]).payload["message"] == b"R3"
+    assert json.loads(store._db.execute("SELECT payload FROM outbox WHERE dedup_key = 'old'").fetchone()[0]) == {
+        "folder": "Drafts"}
+    assert store.enqueue("draft", "draft:default/INBOX/17/1", {"message": b"again"}) is False  # still never twice
+    assert store.forget_draft_texts(now[0] - 30 * 86_400) == 0
+
+
 def test_an_alias_after_a_uidvalidity_change_keeps_the_text(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     row = store.record_decision(KEY, message_id="<m@x>", sender="Ana <a@x>", subject="Role", date=None,
