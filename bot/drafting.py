@@ -200,7 +200,7 @@ def encode_header_value(value: str) -> str:
     """``value`` (not ASCII; words with one space between, as :func:`_header_line` makes it) encoded for a
     header exactly as ``Header(value, "utf-8", maxlinelen=998)`` encodes it.
 
-    ``Header`` fits a value into lines by encoding every prefix of it in turn, quadratic in its length (140 us
+    ``Header`` fits a value into lines by encoding every prefix of it in turn, quadratic in its length (90 us
     per subject, most of it measuring quoted-printable lengths byte by byte). A value that fits one line is one
     encoded word, the shorter of Q and B as ``Header`` picks, and that is computed here directly; a longer one
     (rare) still goes through ``Header``.
