@@ -8,6 +8,7 @@ It never skips: if Dovecot cannot start, the fixture raises and says why.
 
 from __future__ import annotations
 
+import ctypes
 import grp
 import os
 import pwd
@@ -213,6 +214,15 @@ def clean_client(server: Dovecot) -> Iterator[Any]:
         logout_quietly(client)
 
 
+def _stop_with_us() -> None:
+    """(In the child, before exec.) Ask Linux for SIGTERM when the process that started Dovecot dies, kill -9
+    included: a test run or benchmark that is killed must not leave a Dovecot (and its port) behind."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start_dovecot(oauth2_introspection_url: str | None = None, extra_conf: str = "") -> Dovecot:
     """Start a server or raise RuntimeError with the reason (never skip: CI must see it).
 
@@ -257,7 +267,7 @@ def start_dovecot(oauth2_introspection_url: str | None = None, extra_conf: str =
             fh.write(OAUTH2_EXT.format(url=oauth2_introspection_url))
     started = time.monotonic()
     proc = subprocess.Popen([DOVECOT, "-F", "-c", f"{d}/dovecot.conf"], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_stop_with_us)
     context = ssl.create_default_context(cafile=f"{d}/cert.pem")
     if not (_wait_greeting(p1, started + 15) and _wait_greeting(p2, started + 15, context)):
         output = proc.stdout.read().decode(errors="replace") if proc.poll() is not None and proc.stdout else ""
