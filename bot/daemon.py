@@ -772,7 +772,7 @@ class FolderWorker:
     def run(self, *, once: bool = False) -> bool:
         """Watch until stopped (or one pass with ``once``). Returns whether the last pass succeeded."""
         net, auth = Backoff(*NET_RETRY), Backoff(*AUTH_RETRY)
-        where = {"account": self.account.name, "folder": self.folder}
+        where = self._log_where()
         while not self.stop.is_set():
             mailbox = None
             try:
@@ -841,8 +841,13 @@ class FolderWorker:
         log.log(level, "%s", error, extra=where)
 
     def _sleep(self, seconds: float) -> None:
-        log.info("retrying in %.0f s", seconds, extra={"account": self.account.name, "folder": self.folder})
+        log.info("retrying in %.0f s", seconds, extra=self._log_where())
         self.stop.wait(seconds)
+
+    def _log_where(self) -> dict[str, str]:
+        """Account and folder for a log line; the Sent folder is named "Sent" until the server has said which
+        folder it is (the line said ``folder=`` before)."""
+        return {"account": self.account.name, "folder": self.folder or self.where.partition("/")[2]}
 
     def close(self) -> None:
         """Close the worker's store connection."""
