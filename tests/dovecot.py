@@ -8,7 +8,6 @@ It never skips: if Dovecot cannot start, the fixture raises and says why.
 
 from __future__ import annotations
 
-import ctypes
 import grp
 import os
 import pwd
@@ -17,6 +16,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -214,13 +214,11 @@ def clean_client(server: Dovecot) -> Iterator[Any]:
         logout_quietly(client)
 
 
-def _stop_with_us() -> None:
-    """(In the child, before exec.) Ask Linux for SIGTERM when the process that started Dovecot dies, kill -9
-    included: a test run or benchmark that is killed must not leave a Dovecot (and its port) behind."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+_STOP_WITH_US = [sys.executable, "-c", "import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM);"
+                 " os.execv(sys.argv[1], sys.argv[1:])"]
+"""Dovecot is started through this: it asks Linux for SIGTERM when the process that started it dies (kill -9
+included; PR_SET_PDEATHSIG survives the exec), so a test run or benchmark that is killed leaves no Dovecot and
+no port behind. (A ``preexec_fn`` would do it in the forked child, which is not safe in a process with threads.)"""
 
 
 def start_dovecot(oauth2_introspection_url: str | None = None, extra_conf: str = "") -> Dovecot:
@@ -266,8 +264,8 @@ def start_dovecot(oauth2_introspection_url: str | None = None, extra_conf: str =
         with open(f"{d}/oauth2.conf.ext", "w") as fh:
             fh.write(OAUTH2_EXT.format(url=oauth2_introspection_url))
     started = time.monotonic()
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", f"{d}/dovecot.conf"], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_stop_with_us)
+    proc = subprocess.Popen([*_STOP_WITH_US, DOVECOT, "-F", "-c", f"{d}/dovecot.conf"], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     context = ssl.create_default_context(cafile=f"{d}/cert.pem")
     if not (_wait_greeting(p1, started + 15) and _wait_greeting(p2, started + 15, context)):
         output = proc.stdout.read().decode(errors="replace") if proc.poll() is not None and proc.stdout else ""
