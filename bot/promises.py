@@ -40,6 +40,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("day_month", re.compile(rf"\b(\d{{1,2}})(st|nd|rd|th)?( of)? {_MON}\b", re.I)),
     ("month_day", re.compile(rf"\b{_MON} (\d{{1,2}})(st|nd|rd|th)?\b", re.I)),
     ("iso", re.compile(r"\b(20\d\d)-(\d\d)-(\d\d)\b")),
+    ("week_of_month", re.compile(rf"\b(first|second|third|fourth|last) week of {_MON}\b", re.I)),
     ("part_of_month", re.compile(rf"\b(early|mid|late|the end of|end of|beginning of|the beginning of)[- ]{_MON}\b",
                                  re.I)),
     ("in_month", re.compile(rf"\b(in|during|by) {_MON}\b", re.I)),
@@ -144,6 +145,12 @@ def _resolve(kind: str, m: re.Match[str], ref: date) -> date | None:
             return date(int(g[0]), int(g[1]), int(g[2]))
         except ValueError:
             return None
+    if kind == "week_of_month":  # due at the end of that week: the 7th, 14th, ... or the month's last day
+        month = _MONTHS[g[1]]
+        first = _upcoming(ref, month, 1) or date(ref.year, month, 1)
+        last_day = calendar.monthrange(first.year, month)[1]
+        day = {"first": 7, "second": 14, "third": 21, "fourth": 28}.get(g[0], last_day)
+        return date(first.year, month, day)
     if kind == "part_of_month":
         month = _MONTHS[g[1]]
         first = _upcoming(ref, month, 1) or date(ref.year, month, 1)

@@ -64,6 +64,10 @@ CASES = [
     ("If you are interested, please send me a CV by 20 February, and I will then arrange an interview in "
      "early March.", date(2026, 3, 10)),
     ("HR will call you next week, please keep your phone on.", date(2026, 2, 13)),
+    ("I will arrange the interviews in the first week of March.", date(2026, 3, 7)),
+    ("The committee will decide in the last week of February.", date(2026, 2, 28)),
+    ("If you are interested, please send me a CV by 20 February, and I will then arrange a formal interview in "
+     "the first week of March.", date(2026, 3, 7)),
 ]
 
 NOT_PROMISES = [
