@@ -15,7 +15,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -330,43 +330,35 @@ class Mailbox:
         with self._guard("search"):
             return sorted(self.client.search(["SINCE", day]))
 
+    def _fetch_each(self, uids: Sequence[int], item: bytes, what: str, chunk: int = 500,
+                    ) -> Iterator[tuple[int, dict[bytes, Any]]]:
+        """``(uid, data)`` for each message, fetching ``item`` ``chunk`` UIDs per command (a FETCH of many
+        thousand UIDs would be one enormous command line and answer)."""
+        for start in range(0, len(uids), chunk):
+            with self._guard(what):
+                data = self.client.fetch(list(uids[start : start + chunk]), [item])
+            yield from data.items()
+
     def sizes(self, uids: Sequence[int]) -> dict[int, int]:
         """The size (RFC822.SIZE) of each message, from the server's index: what fetching it will cost, so
         that a backlog can be cut into batches of a bounded number of bytes. One FETCH per 5,000 UIDs."""
-        out: dict[int, int] = {}
-        for start in range(0, len(uids), 5000):
-            with self._guard("fetch sizes"):
-                data = self.client.fetch(list(uids[start : start + 5000]), [b"RFC822.SIZE"])
-            for uid, item in data.items():
-                size = item.get(b"RFC822.SIZE")
-                if isinstance(size, int):
-                    out[uid] = size
-        return out
+        found = self._fetch_each(uids, b"RFC822.SIZE", "fetch sizes", chunk=5000)
+        return {uid: item[b"RFC822.SIZE"] for uid, item in found if isinstance(item.get(b"RFC822.SIZE"), int)}
 
     def message_ids(self, uids: Sequence[int]) -> dict[int, str]:
         """Message-ID per UID (used to re-sync after a UIDVALIDITY change)."""
         out: dict[int, str] = {}
-        for start in range(0, len(uids), 500):
-            chunk = list(uids[start : start + 500])
-            with self._guard("fetch Message-ID"):
-                data = self.client.fetch(chunk, [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
-            for uid, item in data.items():
-                raw = item.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"") or b""
-                found = re.search(rb"<[^<>\s]+>", raw)
-                out[uid] = found.group(0).decode("ascii", "replace") if found else ""
+        for uid, item in self._fetch_each(uids, b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]", "fetch Message-ID"):
+            raw = item.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"") or b""
+            found = re.search(rb"<[^<>\s]+>", raw)
+            out[uid] = found.group(0).decode("ascii", "replace") if found else ""
         return out
 
     def headers(self, uids: Sequence[int]) -> dict[int, bytes]:
         """The threading headers of messages (for the Sent folder: who the owner answered)."""
         fields = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO SUBJECT DATE)]"
-        out: dict[int, bytes] = {}
-        for start in range(0, len(uids), 500):
-            with self._guard("fetch headers"):
-                data = self.client.fetch(list(uids[start : start + 500]), [fields])
-            for uid, item in data.items():
-                raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER") and isinstance(v, bytes)), b"")
-                out[uid] = raw
-        return out
+        return {uid: next((v for k, v in item.items() if k.startswith(b"BODY[HEADER") and isinstance(v, bytes)), b"")
+                for uid, item in self._fetch_each(uids, fields, "fetch headers")}
 
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         """Raw messages by UID, never marking them read (BODY.PEEK); huge ones only partly.
