@@ -487,10 +487,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    """mentorbox status: what the store knows, per account and folder, and the model in use."""
+def _synced_at(row: Any) -> str:
+    """A folder row's last sync, in local time ("-" before the first)."""
     import datetime as dt
 
+    return dt.datetime.fromtimestamp(row["last_sync"]).strftime("%Y-%m-%d %H:%M:%S") if row["last_sync"] else "-"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """mentorbox status: what the store knows, per account and folder, and the model in use."""
     from bot.daemon import MAX_ATTEMPTS
     from classifier.artifact import ModelStore
 
@@ -517,8 +522,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             if row is None:
                 print(f"  {account}/{folder}: never synced" + (f"; failed {failed}" if failed else ""))
             else:
-                when = (dt.datetime.fromtimestamp(row["last_sync"]).strftime("%Y-%m-%d %H:%M:%S")
-                        if row["last_sync"] else "-")
+                when = _synced_at(row)
                 labels = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no messages"
                 print(f"  {account}/{folder}: last sync {when}, highest UID {row['last_uid']} "
                       f"(UIDVALIDITY {row['uidvalidity']}); {labels}; failed {failed}")
@@ -533,6 +537,17 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"    ... and {failed - 10} more")
             if failed:
                 print(f"    (mentorbox retry-failed --account {account} --folder {folder} tries them again)")
+        for account, folder in sorted(set(folders) - set(names)):
+            # Synced but not triaged: the Sent folder (it has no messages of its own in the store), or a folder
+            # the config no longer names.
+            row = folders[(account, folder)]
+            known = next((a for a in config.accounts if a.name == account), None)
+            counts, _ = store.folder_summary(account, folder)
+            why = ("Sent, read for your replies to leads" if known is not None and known.watch_sent and not counts
+                   else "no longer in the config")
+            when = _synced_at(row)
+            print(f"  {account}/{folder} ({why}): last sync {when}, highest UID {row['last_uid']} "
+                  f"(UIDVALIDITY {row['uidvalidity']})")
         outbox = store.outbox_counts()
         backlog = outbox.get("pending", 0) + outbox.get("claimed", 0)
         print(f"  backlog: {backlog} action(s) waiting, {outbox.get('failed', 0)} given up, "

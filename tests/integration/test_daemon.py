@@ -267,6 +267,14 @@ def test_status_reports_folders_labels_and_model(imap, daemon_config: Path, env)
     assert done.returncode == 0, done.stderr
     assert "model: " in done.stdout and "held-out macro-F1" in done.stdout
     assert "default/INBOX: last sync" in done.stdout and "failed 0" in done.stdout
+    assert "default/Sent (Sent, read for your replies to leads): last sync" in done.stdout
+    # The owner stops watching INBOX: its messages stay in the store, and status says why it is listed.
+    daemon_config.write_text(daemon_config.read_text().replace("batch_size = 20\n",
+                                                               'batch_size = 20\nfolders = ["Archive"]\n'))
+    moved = run("status", "--config", str(daemon_config), env=env)
+    assert moved.returncode == 0, moved.stderr
+    assert "default/Archive: never synced" in moved.stdout
+    assert "default/INBOX (no longer in the config): last sync" in moved.stdout
     assert "open leads:" in done.stdout and "backlog: 0 action(s) waiting" in done.stdout
     digest = run("digest", "--config", str(daemon_config), env=env)
     assert digest.returncode == 0, digest.stderr
