@@ -238,9 +238,15 @@ def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | 
     headers.append(("Subject", reply_subject(mail.subject)))
     domain = owner.address.partition("@")[2] or "mentorbox.invalid"
     headers.append(("Message-ID", message_id or make_msgid(domain=domain)))
+    # RFC 5322 3.6.4: References is the parent's References (or its one In-Reply-To) and then its Message-ID;
+    # a parent without a Message-ID gives no In-Reply-To, but its thread still places the draft.
+    refs = [r for r in (mail.references or ((mail.in_reply_to,) if mail.in_reply_to else ()))
+            if r != mail.message_id][-20:]
     if mail.message_id:
-        refs = [r for r in mail.references if r != mail.message_id][-20:]
-        headers += [("In-Reply-To", mail.message_id), ("References", " ".join([*refs, mail.message_id]))]
+        headers.append(("In-Reply-To", mail.message_id))
+        refs.append(mail.message_id)
+    if refs:
+        headers.append(("References", " ".join(refs)))
     body = f"{text.rstrip()}\n\n{quote(mail)}\n".replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
     if len(body) > 998 and max(map(len, body.split(b"\r\n"))) > 998:  # a line too long for 8bit transport
         cte, body = "quoted-printable", quopri.encodestring(body).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")

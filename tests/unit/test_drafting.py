@@ -90,6 +90,21 @@ def test_reply_is_threaded_and_addressed_to_reply_to() -> None:
     assert all(len(line) <= 72 for line in encoded_body.decode("utf-8").splitlines())
 
 
+def test_threading_follows_rfc_5322_when_the_original_lacks_fields() -> None:
+    """No Message-ID: no In-Reply-To, but the draft keeps the thread the original was in (its References, or
+    its one In-Reply-To when it has no References); nothing at all: neither header."""
+    def threading(headers: bytes) -> tuple[str | None, str | None]:
+        raw = build_reply(parse_mail(b"From: ana@uni.example\r\nSubject: Re: PhD\r\n" + headers + b"\r\nThanks!\r\n"),
+                          "Hi Ana,\n", OWNER, message_id="<draft@andersen.dk>")
+        reply = email.message_from_bytes(raw, policy=policy.default)
+        return reply["In-Reply-To"], reply["References"]
+
+    assert threading(b"References: <root@x> <mid@x>\r\nIn-Reply-To: <mid@x>\r\n") == (None, "<root@x> <mid@x>")
+    assert threading(b"In-Reply-To: <mid@x>\r\n") == (None, "<mid@x>")
+    assert threading(b"In-Reply-To: <mid@x>\r\nMessage-ID: <own@x>\r\n") == ("<own@x>", "<mid@x> <own@x>")
+    assert threading(b"") == (None, None)
+
+
 def test_no_draft_when_the_mail_gives_no_address_to_reply_to() -> None:
     """A message from "Kai's Biggest Fan" (no address) is triaged, but a draft to nobody would be noise."""
     drafter = Drafter(shipped_templates_dir(), OWNER)
