@@ -329,9 +329,11 @@ def test_a_backlog_with_attachments_is_fetched_in_batches_of_bounded_bytes(imap,
     imap.select_folder("INBOX", readonly=True)
     sizes = {uid: item[b"RFC822.SIZE"] for uid, item in imap.fetch(imap.search("ALL"), [b"RFC822.SIZE"]).items()}
     made: list[list[list[int]]] = []
+    counted: list[dict[int, int]] = []
     cut = bot.daemon.FolderWorker._batches
 
     def watched(self, uids, found):  # type: ignore[no-untyped-def]
+        counted.append(dict(found))
         made.append(cut(self, uids, found))
         return made[-1]
 
@@ -339,6 +341,10 @@ def test_a_backlog_with_attachments_is_fetched_in_batches_of_bounded_bytes(imap,
     assert _run_once(daemon_config) == 0
     (batches,) = made
     assert sorted(uid for batch in batches for uid in batch) == sorted(sizes)
+    # Only the messages bigger than batch_bytes / batch_size were asked for their size; the rest count as that.
+    share = 1_000_000 // 20
+    assert counted[0] == {uid: size if size > share else share for uid, size in sizes.items()}
+    assert sum(size > share for size in sizes.values()) == (len(sizes) + 1) // 2
     assert all(len(b) == 1 or sum(sizes[u] for u in b) <= 1_000_000 for b in batches)
     assert max(len(b) for b in batches) < 20 and len(batches) > len(sizes) // 20 + 1, [len(b) for b in batches]
     (reader,) = spy.made
