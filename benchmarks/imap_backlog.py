@@ -101,7 +101,7 @@ def first_sync(config: Path, work: Path, number: int, client) -> tuple[float, in
     """The daemon's first sync of INBOX with drafts, from a started daemon, into a store of its own (round
     ``number``) and an empty Drafts: seconds, messages, drafts made, log lines, and the start-up before it."""
     from bot.config import load_config
-    from bot.daemon import FolderWorker, build_services
+    from bot.daemon import FolderWorker, start_services
     from bot.imap_source import Mailbox
     from bot.logs import setup_logging
 
@@ -118,8 +118,7 @@ def first_sync(config: Path, work: Path, number: int, client) -> tuple[float, in
     log_file = log_path.open("w")
     setup_logging(cfg.logging.level, cfg.logging.format, log_file)
     started = time.perf_counter()
-    services = build_services(cfg, lambda _: None)
-    services.model.get()  # (as `mentorbox run` does before its first sync: it logs the model's version)
+    services = start_services(cfg, lambda _: None)  # (what `mentorbox run` does before its first sync)
     startup = time.perf_counter() - started
     worker = FolderWorker(cfg.accounts[0], "INBOX", services, threading.Event())
     mailbox = Mailbox(cfg.accounts[0])

@@ -441,7 +441,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import datetime as dt
     import threading
 
-    from bot.daemon import FolderWorker, build_services
+    from bot.daemon import FolderWorker, start_services
     from bot.imap_source import Mailbox
 
     try:
@@ -453,7 +453,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if not config.accounts:
         raise UsageError("no IMAP account configured: add an [imap] section")
     _require_env_secrets(config)
-    services = build_services(config, _say)
+    services = start_services(config, _say)  # (a broken reply template is reported now, not once a message)
     stop = threading.Event()
     total = 0
     for account in config.accounts:

@@ -175,6 +175,19 @@ def build_services(config: Config, say: Callable[[str], None], *, clock: Callabl
     return services
 
 
+def start_services(config: Config, say: Callable[[str], None], *, clock: Callable[[], float] = time.time,
+                   ) -> Services:
+    """:func:`build_services`, then what a daemon does before its first sync: give back the memory start-up
+    used, and compile and test-render every reply template (a broken one is found now, at start-up, rather
+    than on the first message at 3 a.m.; :class:`TemplateError` names each problem)."""
+    services = build_services(config, say, clock=clock)
+    release_freed_memory()
+    problems = services.drafter.check()
+    if problems:
+        raise TemplateError("; ".join(problems) + " (mentorbox check-config shows every problem)")
+    return services
+
+
 def release_freed_memory() -> None:
     """Give the memory freed after start-up (training the FAQ model, reading the corpus) back to the system.
 
@@ -942,11 +955,7 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     snoozes, digest) in this thread, stop cleanly on SIGTERM/SIGINT (or ``stop``). Returns the exit code."""
     if not config.accounts:
         raise MentorboxError("no IMAP account configured: add an [imap] section (see config.example.toml)")
-    services = build_services(config, say, clock=clock)
-    release_freed_memory()
-    problems = services.drafter.check()
-    if problems:  # found now, at start-up, rather than on the first message at 3 a.m.
-        raise TemplateError("; ".join(problems) + " (mentorbox check-config shows every problem)")
+    services = start_services(config, say, clock=clock)
     token = config.telegram.token.resolve() if config.telegram.enabled else None
     if token is not None:
         from bot.logs import REDACTOR

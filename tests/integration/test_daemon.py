@@ -449,7 +449,9 @@ def test_two_accounts_and_two_folders(imap, dovecot: Dovecot, config_file: Path,
     other.logout()
 
 
-def test_daemon_refuses_to_start_with_a_broken_template(daemon_config: Path, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("command", [["run", "--once"], ["backfill", "--since", "2026-01-05"]])
+def test_daemon_refuses_to_start_with_a_broken_template(daemon_config: Path, env, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                         command: list[str]) -> None:
     import shutil
 
     from bot.drafting import shipped_templates_dir
@@ -458,9 +460,10 @@ def test_daemon_refuses_to_start_with_a_broken_template(daemon_config: Path, env
     shutil.copytree(shipped_templates_dir(), templates)
     (templates / "phd_offer.txt.j2").write_text("{{ greeting }\n")
     daemon_config.write_text(daemon_config.read_text() + f'\n[drafts]\ntemplates_dir = "{templates}"\n')
-    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    done = run(*command, "--config", str(daemon_config), env=env)
     assert done.returncode == 2
     assert "phd_offer.txt.j2:1:" in done.stderr and "check-config" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "state.sqlite3").exists()
 
 
 def test_first_start_skips_old_mail_and_backfill_gets_it(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
