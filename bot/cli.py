@@ -496,7 +496,7 @@ def _synced_at(row: Any) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """mentorbox status: what the store knows, per account and folder, and the model in use."""
-    from bot.daemon import MAX_ATTEMPTS
+    from bot.daemon import MAX_ATTEMPTS, sent_folder_key
     from classifier.artifact import ModelStore
 
     config = load_config(args.config)
@@ -538,12 +538,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             if failed:
                 print(f"    (mentorbox retry-failed --account {account} --folder {folder} tries them again)")
         for account, folder in sorted(set(folders) - set(names)):
-            # Synced but not triaged: the Sent folder (it has no messages of its own in the store), or a folder
-            # the config no longer names.
+            # Synced but not triaged: the Sent folder, or a folder the config no longer names.
             row = folders[(account, folder)]
-            known = next((a for a in config.accounts if a.name == account), None)
-            counts, _ = store.folder_summary(account, folder)
-            why = ("Sent, read for your replies to leads" if known is not None and known.watch_sent and not counts
+            why = ("Sent, read for your replies to leads" if store.setting(sent_folder_key(account)) == folder
                    else "no longer in the config")
             when = _synced_at(row)
             print(f"  {account}/{folder} ({why}): last sync {when}, highest UID {row['last_uid']} "

@@ -188,6 +188,12 @@ def start_services(config: Config, say: Callable[[str], None], *, clock: Callabl
     return services
 
 
+def sent_folder_key(account: str) -> str:
+    """The store setting that names the Sent folder an account's :class:`SentWorker` reads (found by
+    SPECIAL-USE or name, so the config may not say it)."""
+    return f"sent_folder:{account}"
+
+
 def release_freed_memory() -> None:
     """Give the memory freed after start-up (training the FAQ model, reading the corpus) back to the system.
 
@@ -929,6 +935,8 @@ class SentWorker(FolderWorker):
                                               _original_subject(sent.subject))
         high = max(uids, default=max(0, uidnext - 1))
         self.store.set_folder_state(self.account.name, self.folder, uidvalidity, high)
+        if self.store.setting(sent_folder_key(self.account.name)) != self.folder:  # (for `mentorbox status`)
+            self.store.set_setting(sent_folder_key(self.account.name), self.folder)
         self.services.health.sync_ok(self.where)
         if moved:
             log.info("your replies moved %d lead(s) to waiting", moved,
