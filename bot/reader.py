@@ -39,7 +39,6 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 from bot.config import ImapAccount
@@ -48,6 +47,7 @@ from bot.imap_source import ImapConnectError, Mailbox
 from bot.models import ParsedMail
 from bot.parser import parse_mail
 from bot.prepare import Ahead, prepare
+from classifier.children import module_command
 
 @dataclass
 class Batch:
@@ -68,11 +68,9 @@ class Reader:
 
     def __init__(self, account: ImapAccount, folder: str, batches: Sequence[Sequence[int]],
                  ahead: Ahead | None = None) -> None:
-        root = str(Path(__file__).resolve().parents[1])  # the child runs this very copy of mentorbox
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        command, env = module_command("bot.reader")  # (this very copy of mentorbox, whatever the directory)
         try:
-            self._proc = subprocess.Popen([sys.executable, "-m", "bot.reader"], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, env=env)
+            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         except OSError as exc:
             raise ReaderFailed(f"cannot start the reader process: {exc}") from None
         self._ready = False

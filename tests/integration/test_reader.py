@@ -264,6 +264,25 @@ def _readers_at_work(daemon: int, config: Path) -> list[int]:
     return readers
 
 
+def test_the_reader_is_mentorbox_own_whatever_the_directory(imap, daemon_config: Path, env,  # type: ignore[no-untyped-def]
+                                                            tmp_path: Path) -> None:
+    """``python -m`` puts the current directory first on the path: started from a directory with a ``bot/`` of
+    its own (another checkout, another version), the reader would have been that one."""
+    elsewhere = tmp_path / "elsewhere"
+    marker = tmp_path / "foreign-code-ran"
+    for package, module in (("bot", "reader"), ("classifier", "manager"), ("classifier", "faq_topics")):
+        (elsewhere / package).mkdir(parents=True, exist_ok=True)
+        (elsewhere / package / "__init__.py").write_text("")
+        (elsewhere / package / f"{module}.py").write_text(f"open({str(marker)!r}, 'a').write('{module}')\n")
+    total = _append_backlog(imap, "cwd")
+    done = subprocess.run([*_mentorbox(), "run", "--once", "--config", str(daemon_config)], env=env, cwd=elsewhere,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists(), marker.read_text()
+    assert "reader process" not in done.stderr, done.stderr
+    _assert_once_each_with_one_draft(daemon_config, imap, total)
+
+
 def test_the_reader_dies_with_the_daemon(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
     """kill -9 of the daemon mid-backlog leaves no reader process behind (it would hold a connection)."""
     _append_backlog(imap, "k", copies=12)
