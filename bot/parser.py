@@ -466,6 +466,22 @@ def _message_ids(value: str) -> tuple[str, ...]:
     return tuple(_MSGID.findall(value))
 
 
+_BARE_MSGID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
+
+
+def _one_message_id(value: str, defects: list[str], name: str) -> str:
+    """The message identifier of a Message-ID or In-Reply-To field; one written without its angle brackets
+    (``abc@host``: some mailers do) is taken as ``<abc@host>``, so that a reply to it still threads."""
+    found = _MSGID.search(value)
+    if found:
+        return found.group(0)
+    bare = value.strip()
+    if _BARE_MSGID.fullmatch(bare):
+        defects.append(f"{name} without angle brackets")
+        return f"<{bare}>"
+    return ""
+
+
 def lf_line_ends(text: str) -> str:
     """``text`` with CRLF and lone CR line ends made LF.
 
@@ -515,7 +531,6 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if len(subject) > MAX_HEADER:
         subject = subject[:MAX_HEADER]
         defects.append("Subject cut to 4096 characters")
-    message_ids = _message_ids(_header(headers, "Message-ID"))
 
     plain: list[str] = []
     html_parts: list[str] = []
@@ -560,8 +575,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
         to_count=to_count,
         subject=subject,
         date=_parse_date(_header(headers, "Date"), defects),
-        message_id=message_ids[0] if message_ids else "",
-        in_reply_to=(_message_ids(_header(headers, "In-Reply-To")) or ("",))[0],
+        message_id=_one_message_id(_header(headers, "Message-ID"), defects, "Message-ID"),
+        in_reply_to=_one_message_id(_header(headers, "In-Reply-To"), defects, "In-Reply-To"),
         references=_message_ids(_header(headers, "References")),
         list_id=_header(headers, "List-Id"),
         precedence=_header(headers, "Precedence"),

@@ -70,6 +70,16 @@ def test_addresses_reply_to_and_recipient_count() -> None:
     assert mail.date is not None and mail.date.year == 2026
 
 
+def test_message_ids_without_angle_brackets_are_still_identifiers() -> None:
+    """Some mailers write ``Message-ID: abc@host``: taken as ``<abc@host>`` (and said), so a reply threads."""
+    mail = parse_mail(_msg("From: a@x\nSubject: hi\nMessage-ID:  trial-nobrackets@example.net \n"
+                           "In-Reply-To: parent@example.net\n"))
+    assert (mail.message_id, mail.in_reply_to) == ("<trial-nobrackets@example.net>", "<parent@example.net>")
+    assert "Message-ID without angle brackets" in mail.defects
+    for junk in ("", "not an id", "a@b@c", "two@ids here@x"):
+        assert parse_mail(_msg(f"From: a@x\nSubject: hi\nMessage-ID: {junk}\n")).message_id == ""
+
+
 @settings(max_examples=400, deadline=None)
 @given(parts=st.lists(st.sampled_from(
     ["Jane", "Doe", "Dr.", "Q.", " ", "  ", "\t", '"', "Doe, Jane", "<", ">", "jane.doe@example.org", "a@b", "@",
