@@ -220,7 +220,7 @@ class _Table:
     def string(self, name: str, default: str = "", choices: tuple[str, ...] = (), required: bool = False) -> str:
         value: str = self._get(name, str, default)
         if required and not value.strip():
-            raise ConfigError(self.key(name), "must be set (a non-empty string)")
+            raise ConfigError(self.key(name), "must be set (a non-empty string)" + self._misspelt(name))
         if choices and value not in choices:
             raise ConfigError(self.key(name), f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
         return value
@@ -294,6 +294,15 @@ class _Table:
     def sub(self, name: str) -> _Table:
         self.used.add(name)
         return _Table(self.data.get(name, {}), self.key(name), self.base)
+
+    def _misspelt(self, name: str) -> str:
+        """``"; is 'hostt' a misspelling of it?"`` when the table has an unknown key close to ``name``: the
+        missing key is reported first, and would otherwise hide the typo behind it."""
+        import difflib
+
+        known = {k for k in self.data if k not in self.used}
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        return f"; is {self.key(close[0])!r} a misspelling of it?" if close else ""
 
     def finish(self) -> None:
         """Reject keys nobody read: misspellings, and secrets written into the file."""

@@ -45,6 +45,8 @@ def test_port_defaults_follow_tls() -> None:
         pytest.param({"imap": {**IMAP, "folders": ["INBOX", 3]}}, "imap.folders[1]", "non-empty string", id="list-item"),
         pytest.param({"imap": {**IMAP, "hots": "x"}}, "imap.hots", "unknown setting", id="typo"),
         pytest.param({"imap": {"username": "kai", "password_env": "X"}}, "imap.host", "must be set", id="missing"),
+        pytest.param({"imap": {"hostt": "h", "username": "kai", "password_env": "X"}}, "imap.host",
+                     "must be set (a non-empty string); is 'imap.hostt' a misspelling of it?", id="missing-typo"),
         pytest.param({"imap": {"host": "h", "username": "u"}}, "imap.password", "password_env", id="no-secret"),
         pytest.param({"imap": {**IMAP, "password_file": "/x"}}, "imap.password", "only one", id="two-secrets"),
         pytest.param({"classifier": {"unsure_below": 1.5}}, "classifier.unsure_below", "between 0.0 and 1.0", id="float"),
