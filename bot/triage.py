@@ -15,6 +15,11 @@ from bot.models import LEAD_LABELS, Decision, ParsedMail, Prediction
 from bot.priority import score
 from bot.promises import extract_promises
 
+SUBJECT_ONLY_SURE = 0.75
+"""How sure the model must be of a message with a subject and no text before it is not ``unsure``. The model
+learnt from messages with text; on a subject alone its guesses lean to congratulation (measured: "nothing",
+"hello" and "test" 0.62-0.63, "Congratulations!" 0.80, "congrats!!" 0.79)."""
+
 FAQ_LABELS = ("advice_request", "congratulation")
 """Labels whose questions are matched against the FAQ (a congratulation often ends with one question)."""
 
@@ -51,9 +56,12 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
         # Nothing to read: the model's guess would be noise. File it as other and ask the owner.
         prediction = Prediction("other", prediction.probabilities.get("other", 0.0), prediction.probabilities, ())
         reasons = ["no readable text: filed as other"]
-    unsure = unreadable or prediction.confidence < policy.unsure_below
-    if prediction.confidence < policy.unsure_below:
-        reasons.append(f"unsure: confidence {prediction.confidence:.2f} < {policy.unsure_below:.2f}")
+    subject_only = not unreadable and not mail.clean_text.strip()
+    bar = max(policy.unsure_below, SUBJECT_ONLY_SURE) if subject_only else policy.unsure_below
+    unsure = unreadable or prediction.confidence < bar
+    if prediction.confidence < bar:
+        reasons.append(f"unsure: confidence {prediction.confidence:.2f} < {bar:.2f}"
+                       + (" (a subject and no text)" if subject_only else ""))
     prio = score(mail, prediction, threshold=policy.priority_threshold, vips=policy.vips)
     reasons.extend(prio.reasons)
     promises = extract_promises(mail.clean_text, mail.date.date()) if prediction.label in LEAD_LABELS and mail.date \

@@ -127,6 +127,13 @@ def test_a_subject_alone_gets_a_draft_only_when_the_model_is_sure() -> None:
     cheers = parse_mail(b"From: Jo <jo@x.org>\r\nSubject: Congratulations on the paper!\r\n\r\n")
     sure = Prediction("congratulation", 0.93, {"congratulation": 0.93}, ())
     assert decide(cheers, sure, TriagePolicy(), drafter).draft
+    # On a subject alone the bar is higher than unsure_below: "nothing" at 0.64 is a guess, not a thank-you.
+    nothing = parse_mail(b"From: Ops <ops@firm.example>\r\nSubject: nothing\r\n\r\n")
+    leaning = Prediction("congratulation", 0.64, {"congratulation": 0.64, "other": 0.36}, ())
+    decision = decide(nothing, leaning, TriagePolicy(), drafter)
+    assert decision.unsure and decision.draft is None
+    assert "unsure: confidence 0.64 < 0.75 (a subject and no text)" in decision.reasons
+    assert not decide(parse_mail(ORIGINAL), leaning, TriagePolicy(), drafter).unsure  # with text: 0.6 as set
 
 
 def test_broken_template_is_reported_with_file_and_line(tmp_path: Path) -> None:
