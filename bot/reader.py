@@ -178,8 +178,8 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
 
     try:
         account, folder, batches, work = pickle.load(stdin)
-    except EOFError:
-        return 0
+    except (EOFError, pickle.UnpicklingError, OSError):
+        return 0  # the daemon went away before its request was whole (killed, or stopped at once)
     try:
         mailbox = Mailbox(account)
     except MentorboxError as exc:
