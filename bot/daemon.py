@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import logging
 import re
 import signal
@@ -83,6 +84,36 @@ def _locked(lock: threading.Lock, step: Callable[..., LaneResult], *args: Any) -
     """``step(*args)`` holding ``lock`` (the connection it works on)."""
     with lock:
         return step(*args)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A pass over a whole folder that must not take its old mail: the first start (only mail since
+    ``imap.backfill_days`` ago), or a re-sync after a UIDVALIDITY change (every UID is new; messages already
+    processed are known by Message-ID). Kept in the store until the pass has finished, so that a pass cut
+    short by a crash goes on with the same rule instead of treating the folder's old mail as new.
+    """
+
+    uidvalidity: int
+    limit: int
+    """The highest UID when the pass began: above it everything is new mail; at or below it, only mail on or
+    after ``since`` (and, in a re-sync, not known by its Message-ID)."""
+    since: date | None
+    """None: no date rule (a re-sync of a store older than this rule)."""
+    resync: bool
+
+    def dumps(self) -> str:
+        return json.dumps([self.uidvalidity, self.limit, self.since.isoformat() if self.since else None,
+                           self.resync])
+
+    @classmethod
+    def loads(cls, text: str) -> Window | None:
+        """The window a store setting holds (None when there is none, or it is unreadable)."""
+        try:
+            uidvalidity, limit, since, resync = json.loads(text)
+            return cls(int(uidvalidity), int(limit), date.fromisoformat(since) if since else None, bool(resync))
+        except (ValueError, TypeError):
+            return None
 
 
 @dataclass
@@ -231,6 +262,8 @@ class FolderWorker:
         self.kicked = services.kicks.setdefault(self.where, threading.Event())
         self.suspects: set[int] = set()
         """UIDs of a batch whose fetch failed: fetched one at a time until a sync gets through."""
+        self._told: list[tuple[int, str, tuple[Any, ...], dict[str, Any]]] | None = None
+        """Log lines about the batch being recorded, said once it is committed (see :meth:`_tell`)."""
 
     # ------------------------------------------------------------------ one pass
 
@@ -249,48 +282,106 @@ class FolderWorker:
             done = self._process(mailbox, uidvalidity, uids, advance=False, progress=progress)
             self._perform_outbox(mailbox, uidvalidity)
             return done
-        if state is None:
-            since = (datetime.now(timezone.utc) - timedelta(days=self.account.backfill_days)).date()
-            uids = mailbox.uids_since(since)
-            log.info("first sync: %d message(s) since %s", len(uids), since,
-                     extra={"account": self.account.name, "folder": self.folder})
-            if not uids:
-                self.store.set_folder_state(self.account.name, self.folder, uidvalidity, max(0, uidnext - 1))
-        elif state[0] != uidvalidity:
-            uids = self._resync(mailbox, state[0], uidvalidity)
+        window = self._window(mailbox, state, uidvalidity, uidnext)
+        if window is not None:
+            uids = self._window_uids(mailbox, window)
         else:
-            uids = mailbox.uids_after(state[1])
+            uids = mailbox.uids_after(state[1] if state else 0)
         uids += self._retries(uidvalidity, exclude=set(uids))
         done = self._process(mailbox, uidvalidity, sorted(set(uids)), advance=True, progress=progress)
         self._perform_outbox(mailbox, uidvalidity)
-        if not uids:
+        if window is not None and not self.stop.is_set():
+            self._close_window(window)
+        elif not uids:
             self.store.set_folder_state(self.account.name, self.folder, uidvalidity,
                                         (state[1] if state and state[0] == uidvalidity else max(0, uidnext - 1)))
         self.healthy, self.last_error = True, ""
         self.services.health.sync_ok(self.where)
         return done
 
+    # ------------------------------------------------------------------ first start and UIDVALIDITY changes
+
+    @property
+    def _window_key(self) -> str:
+        return f"window:{self.account.name}/{self.folder}"
+
+    @property
+    def _since_key(self) -> str:
+        return f"since:{self.account.name}/{self.folder}"
+
+    def _window(self, mailbox: Mailbox, state: tuple[int, int] | None, uidvalidity: int, uidnext: int,
+                ) -> Window | None:
+        """The whole-folder pass this sync is part of, opened now if the folder is new or its UIDVALIDITY
+        changed; None for an ordinary sync (what is above the high-water mark)."""
+        where = {"account": self.account.name, "folder": self.folder}
+        stored = Window.loads(self.store.setting(self._window_key))
+        if stored is not None and stored.uidvalidity == uidvalidity:
+            return stored
+        if stored is None and state is not None and state[0] == uidvalidity:
+            return None
+        # (SELECT gives UIDNEXT, RFC 3501 says; a server that leaves it out is asked for its highest UID)
+        limit = uidnext - 1 if uidnext > 0 else max(mailbox.uids_after(0), default=0)
+        if stored is None and state is None:
+            since = (datetime.now(timezone.utc) - timedelta(days=self.account.backfill_days)).date()
+            self.store.set_setting(self._since_key, since.isoformat())
+            log.info("first sync: mail since %s", since, extra=where)
+            return self._open(Window(uidvalidity, limit, since, resync=False))
+        old = stored.uidvalidity if stored is not None else state[0] if state is not None else 0
+        log.warning("UIDVALIDITY of %s changed from %d to %d: re-syncing by Message-ID", self.folder, old,
+                    uidvalidity, extra=where)
+        return self._open(Window(uidvalidity, limit, self._first_since(), resync=True))
+
+    def _first_since(self) -> date | None:
+        """The date the folder's first start took mail from; for a store from before that was kept, the day
+        its first message was recorded less ``backfill_days`` (None: nothing recorded, no date rule)."""
+        kept = self.store.setting(self._since_key)
+        if kept:
+            return date.fromisoformat(kept)
+        first = self.store.first_recorded(self.account.name, self.folder)
+        if first is None:
+            return None
+        return datetime.fromtimestamp(first, timezone.utc).date() - timedelta(days=self.account.backfill_days)
+
+    def _open(self, window: Window) -> Window:
+        self.store.set_setting(self._window_key, window.dumps())
+        return window
+
+    def _window_uids(self, mailbox: Mailbox, window: Window) -> list[int]:
+        """What a whole-folder pass still has to process: at or below its limit, mail since its date (in a
+        re-sync, less what is known by Message-ID: recorded as the same message under its new UID, nothing
+        processed twice); above it, everything."""
+        older = mailbox.uids_since(window.since) if window.since else mailbox.uids_after(0)
+        uids = [u for u in older if u <= window.limit] + mailbox.uids_after(window.limit)
+        settled = self.store.settled_uids(self.account.name, self.folder, window.uidvalidity, uids, MAX_ATTEMPTS)
+        uids = [u for u in uids if u not in settled]
+        if window.resync and uids:
+            ids = mailbox.message_ids(uids)
+            todo = []
+            for uid in uids:
+                known = self.store.find_by_message_id(self.account.name, ids.get(uid, ""))
+                if known is not None:
+                    self.store.record_alias(MessageKey(self.account.name, self.folder, window.uidvalidity, uid),
+                                            known)
+                else:
+                    todo.append(uid)
+            uids = todo
+        log.info("whole-folder pass: %d message(s) to process", len(uids),
+                 extra={"account": self.account.name, "folder": self.folder})
+        return uids
+
+    def _close_window(self, window: Window) -> None:
+        """The pass has finished: from now on, what is above the limit (or above what the pass processed) is
+        new. One transaction, so that a crash leaves either the pass open or the mark set."""
+        with self.store.transaction():
+            state = self.store.folder_state(self.account.name, self.folder)
+            high = state[1] if state is not None and state[0] == window.uidvalidity else 0
+            self.store.set_folder_state(self.account.name, self.folder, window.uidvalidity, max(high, window.limit))
+            self.store.forget_setting(self._window_key)
+
     def _retries(self, uidvalidity: int, exclude: set[int]) -> list[int]:
         """Messages that failed before and may be tried again."""
         failed = self.store.failed_uids(self.account.name, self.folder, uidvalidity, MAX_ATTEMPTS)
         return [uid for uid in failed if uid not in exclude]
-
-    def _resync(self, mailbox: Mailbox, old: int, new: int) -> list[int]:
-        """UIDVALIDITY changed: every UID is new. Messages known by Message-ID are recorded as the same
-        message under their new UID (nothing processed twice); the rest are processed (nothing missed)."""
-        log.warning("UIDVALIDITY of %s changed from %d to %d: re-syncing by Message-ID", self.folder, old, new,
-                    extra={"account": self.account.name, "folder": self.folder})
-        all_uids = mailbox.uids_after(0)
-        ids = mailbox.message_ids(all_uids)
-        todo = []
-        for uid in all_uids:
-            known = self.store.find_by_message_id(self.account.name, ids.get(uid, ""))
-            if known is not None:
-                self.store.record_alias(MessageKey(self.account.name, self.folder, new, uid), known)
-            else:
-                todo.append(uid)
-        self.store.set_folder_state(self.account.name, self.folder, new, 0)
-        return todo
 
     def _process(self, mailbox: Mailbox, uidvalidity: int, uids: Sequence[int], *, advance: bool,
                  progress: Callable[[int, int], None] | None) -> int:
@@ -570,22 +661,69 @@ class FolderWorker:
         predictions = self._predict([mails[uid] for uid in todo])
         predicted = dict(zip(todo, predictions))  # empty when the batch call failed: one at a time below
         topics = self._topics(todo, mails, predictions)
+        known: dict[str, Any] = dict(self.store.known_messages(self.account.name,
+                                                                [mails[uid].message_id for uid in todo]))
         done, high, notify = 0, 0, False
-        with self.store.transaction():
-            for uid in batch:
-                if self.stop.is_set():
-                    break
-                if uid in mails:
-                    notify = self._handle(keys[uid], mails[uid], predicted.get(uid), topics.get(uid)) or notify
-                    done += 1
-                high = uid
-            if advance and high:
-                state = self.store.folder_state(self.account.name, self.folder)
-                if state is None or state[0] != uidvalidity or state[1] < high:
-                    self.store.set_folder_state(self.account.name, self.folder, uidvalidity, high)
+        told: list[tuple[int, str, tuple[Any, ...], dict[str, Any]]] = []
+        self._told = told
+        try:
+            with self.store.transaction():
+                for uid in batch:
+                    if self.stop.is_set():
+                        break
+                    if uid in mails:
+                        notify = self._triage_one(keys[uid], mails[uid], predicted.get(uid), topics.get(uid),
+                                                  known) or notify
+                        done += 1
+                    high = uid
+                if advance and high:
+                    state = self.store.folder_state(self.account.name, self.folder)
+                    if state is None or state[0] != uidvalidity or state[1] < high:
+                        self.store.set_folder_state(self.account.name, self.folder, uidvalidity, high)
+        finally:
+            self._told = None
+        for level, text, args, extra in told:  # after the commit: a batch a crash undid says nothing
+            log.log(level, text, *args, extra=extra)
         if notify:
             self.services.wake()  # after the commit, so the Telegram side finds the rows
         return done
+
+    def _tell(self, level: int, text: str, *args: Any, extra: dict[str, Any]) -> None:
+        """Log a line about a message of the batch being recorded, once the batch is committed (at once
+        outside a batch)."""
+        if self._told is None:
+            log.log(level, text, *args, extra=extra)
+        else:
+            self._told.append((level, text, args, extra))
+
+    def _triage_one(self, key: MessageKey, mail: ParsedMail, prediction: Any | None,
+                    topics: dict[str, float] | None, known: dict[str, Any]) -> bool:
+        """Record one message of the batch: as a copy of one recorded before (see :meth:`_twin`), or decided
+        and recorded with its actions (:meth:`_handle`). Returns whether a Telegram message was enqueued."""
+        twin = self._twin(mail, known)
+        if twin is not None:
+            self.store.record_alias(key, twin)
+            self._tell(logging.INFO, "the same message as %s/%s UID %s (Message-ID %s): recorded, not triaged "
+                       "again", twin["account"], twin["folder"], twin["uid"], twin["message_id"],
+                       extra={"account": key.account, "folder": key.folder, "uid": key.uid})
+            return False
+        notify = self._handle(key, mail, prediction, topics)
+        if mail.message_id:
+            known.setdefault(mail.message_id, None)  # (looked up if a copy comes later in this batch)
+        return notify
+
+    def _twin(self, mail: ParsedMail, known: dict[str, Any]) -> Any | None:
+        """The row of this very message, recorded before (the same Message-ID from the same sender: delivered
+        twice, by CC and by a list, or in two watched folders), or None. A copy gets no draft and no
+        notification of its own; a message whose processing failed is no twin, it is tried again instead."""
+        if not mail.message_id or mail.message_id not in known:
+            return None
+        row = known[mail.message_id]
+        if row is None:  # recorded earlier in this batch (the transaction sees it)
+            row = known[mail.message_id] = self.store.find_by_message_id(self.account.name, mail.message_id)
+        if row is None or row["status"] == "failed" or (row["address"] or "") != mail.sender_address.lower():
+            return None
+        return row
 
     def _claim_drafts(self) -> list[Any]:
         """Claim this folder's pending drafts for the lane (claimed ones a crash left are not taken here:
@@ -677,14 +815,14 @@ class FolderWorker:
         except Exception as exc:  # noqa: BLE001 - recorded as failed with its error, retried a bounded number of times
             attempts = self.store.record_failure(key, f"{type(exc).__name__}: {exc}", message_id=mail.message_id)
             self.services.health.message_failed(self.where)
-            log.error("message failed (attempt %d of %d): %s", attempts, MAX_ATTEMPTS, exc,
-                      extra={"account": key.account, "folder": key.folder, "uid": key.uid})
+            self._tell(logging.ERROR, "message failed (attempt %d of %d): %s", attempts, MAX_ATTEMPTS, exc,
+                       extra={"account": key.account, "folder": key.folder, "uid": key.uid})
             return False
         self.services.health.message_ok(self.where)
         if mail.defects:
-            log.info("parsed with problems: %s", "; ".join(mail.defects[:5]),
-                     extra={"folder": key.folder, "uid": key.uid})
-        log.info("triaged", extra={
+            self._tell(logging.INFO, "parsed with problems: %s", "; ".join(mail.defects[:5]),
+                       extra={"folder": key.folder, "uid": key.uid})
+        self._tell(logging.INFO, "triaged", extra={
             "account": key.account, "folder": key.folder, "uid": key.uid, "label": decision.label,
             "confidence": decision.confidence, "unsure": decision.unsure, "priority": decision.priority,
             "action": "+".join(kind for kind, _, _ in actions) or "none",

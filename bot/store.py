@@ -428,6 +428,24 @@ class Store:
             (key.account, key.folder, key.uidvalidity, key.uid),
         ).fetchone()
 
+    def known_messages(self, account: str, message_ids: Sequence[str]) -> dict[str, sqlite3.Row]:
+        """The first row of each of these Message-IDs already recorded in the account (one query a batch)."""
+        wanted = sorted({m for m in message_ids if m})
+        found: dict[str, sqlite3.Row] = {}
+        for start in range(0, len(wanted), 500):  # (SQLite's limit on parameters is far above; a sane query)
+            chunk = wanted[start : start + 500]
+            for row in self._db.execute(
+                f"SELECT * FROM messages WHERE account = ? AND message_id IN ({', '.join('?' * len(chunk))})"
+                " ORDER BY id", (account, *chunk)):
+                found.setdefault(row["message_id"], row)
+        return found
+
+    def first_recorded(self, account: str, folder: str) -> float | None:
+        """When the first message of a folder was recorded (epoch seconds), or None."""
+        row = self._db.execute("SELECT MIN(created_at) FROM messages WHERE account = ? AND folder = ?",
+                               (account, folder)).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def find_by_message_id(self, account: str, message_id: str) -> sqlite3.Row | None:
         """The first row with this Message-ID in the account (used to re-sync after a UIDVALIDITY change)."""
         if not message_id:
@@ -671,6 +689,11 @@ class Store:
         """Persist a setting (survives restarts)."""
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
+    def forget_setting(self, key: str) -> None:
+        """Remove a persisted setting."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM settings WHERE key = ?", (key,))
 
     def recent(self, limit: int = 10, statuses: Sequence[str] = ("drafted",)) -> list[sqlite3.Row]:
         """The latest messages in some statuses, newest first (for /pending)."""

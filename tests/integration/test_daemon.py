@@ -112,6 +112,12 @@ def test_a_mailbox_of_broken_mail_is_triaged_whole_with_sane_drafts(imap, daemon
 
 
 def test_uidvalidity_change_resyncs_by_message_id(imap, dovecot: Dovecot, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """Messages known by Message-ID are recorded again under their new UIDs, without drafts; new ones are
+    processed; mail older than the first start's window (skipped then) stays skipped."""
+    import datetime as dt
+
+    for raw in _sample_messages()[10:14]:
+        imap.append("INBOX", raw, msg_time=dt.datetime.now() - dt.timedelta(days=300))
     messages = _sample_messages()[:10]
     for raw in messages:
         imap.append("INBOX", raw)
@@ -484,6 +490,90 @@ def test_first_start_skips_old_mail_and_backfill_gets_it(imap, daemon_config: Pa
     assert "0 older message(s)" in again.stdout and len(_rows(daemon_config)) == 6
     bad = run("backfill", "--since", "last tuesday", "--config", str(daemon_config), env=env)
     assert bad.returncode == 2 and "expected a date like 2026-01-31" in bad.stderr
+
+
+def test_a_message_delivered_twice_gets_one_draft(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """The same Message-ID from the same sender (by CC and by a list; in one batch or later) is one message:
+    recorded under each UID, drafted once. The same Message-ID from someone else is another message."""
+    phd = (b"From: Prof. Ada Byron <ada@cs.ox.ac.uk>\r\nSubject: PhD with us?\r\nMessage-ID: <twice@ox>\r\n\r\n"
+           b"Dear Kai, would you consider a fully funded PhD position in my group at Oxford?\r\n")
+    imap.append("INBOX", phd)
+    imap.append("INBOX", phd.replace(b"Subject: PhD", b"List-Id: <ml.ox.ac.uk>\r\nSubject: PhD"))
+    imap.append("INBOX", phd.replace(b"ada@cs.ox.ac.uk", b"someone@else.org").replace(b"Ada Byron", b"B. Else"))
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    imap.append("INBOX", phd)
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    rows = _rows(daemon_config)
+    assert len(rows) == 4 and {r["message_id"] for r in rows} == {"<twice@ox>"}
+    assert [r["label"] for r in rows] == ["phd_offer"] * 4
+    drafts = _drafts(imap)
+    assert sorted(d["To"].addresses[0].addr_spec for d in drafts) == ["ada@cs.ox.ac.uk", "someone@else.org"]
+    assert "the same message as default/INBOX UID" in done.stderr
+
+
+def test_old_mail_after_the_first_starts_window_stays_skipped(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """UID order is not date order (a migrated mailbox, mail moved in from an archive): old mail with UIDs above
+    the first start's recent mail is skipped by the first start and still skipped by every pass after it."""
+    import datetime as dt
+
+    old = dt.datetime.now() - dt.timedelta(days=300)
+    imap.append("INBOX", b"From: n@x.org\r\nSubject: congrats\r\nMessage-ID: <recent@x>\r\n\r\nCongratulations!\r\n")
+    for raw in _sample_messages()[:10]:
+        imap.append("INBOX", raw, msg_time=old)
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    assert [r["message_id"] for r in _rows(daemon_config)] == ["<recent@x>"]
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    assert [r["message_id"] for r in _rows(daemon_config)] == ["<recent@x>"], "old mail leaked into a later pass"
+    imap.append("INBOX", b"From: m@x.org\r\nSubject: well done\r\nMessage-ID: <later@x>\r\n\r\nWell done!\r\n",
+                msg_time=old)  # (new to the folder after the first start: processed, whatever its date)
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    assert [r["message_id"] for r in _rows(daemon_config)] == ["<recent@x>", "<later@x>"]
+
+
+def test_a_first_start_cut_short_goes_on_with_the_same_rule(imap, daemon_config: Path, env,  # type: ignore[no-untyped-def]
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped after its first batch, the first start's next pass takes the rest of the recent mail, and
+    still none of the old mail above it (the pass's rule is kept in the store until it has finished)."""
+    import datetime as dt
+    import threading
+
+    from bot.config import load_config
+    from bot.daemon import FolderWorker, start_services
+    from bot.imap_source import Mailbox
+
+    old = dt.datetime.now() - dt.timedelta(days=300)
+    recent = [raw.replace(b"Message-ID: <", b"Message-ID: <new-", 1) for raw in _sample_messages()[:30]]
+    imap.multiappend("INBOX", recent[:25])
+    for raw in _sample_messages()[30:36]:
+        imap.append("INBOX", raw, msg_time=old)
+    imap.multiappend("INBOX", recent[25:])
+    monkeypatch.setenv("MBX_TEST_PW", env["MBX_TEST_PW"])
+    config = load_config(daemon_config)
+    services = start_services(config, lambda _: None)
+    stop = threading.Event()
+    worker = FolderWorker(config.accounts[0], "INBOX", services, stop)
+    triage = FolderWorker._triage_batch
+
+    def first_batch_only(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        done = triage(self, *args, **kwargs)
+        stop.set()  # (as SIGTERM would, after the message in hand)
+        return done
+
+    monkeypatch.setattr(FolderWorker, "_triage_batch", first_batch_only)
+    mailbox = Mailbox(config.accounts[0])
+    try:
+        worker.sync(mailbox)
+    finally:
+        mailbox.close()
+        worker.close()
+    assert 0 < len(_rows(daemon_config)) < 30
+    monkeypatch.setattr(FolderWorker, "_triage_batch", triage)
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    rows = _rows(daemon_config)
+    assert len(rows) == 30 and all(r["message_id"].startswith("<new-") for r in rows), "old mail was taken"
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    assert len(_rows(daemon_config)) == 30
 
 
 def test_huge_message_is_fetched_partly_and_still_triaged(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
