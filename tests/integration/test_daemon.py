@@ -137,6 +137,30 @@ def test_uidvalidity_change_resyncs_by_message_id(imap, dovecot: Dovecot, daemon
     assert len(_drafts(imap)) == drafts_before + 1  # only the new message got a draft
 
 
+def test_a_backfill_after_a_uidvalidity_change_drafts_nothing_twice(imap, dovecot: Dovecot,  # type: ignore[no-untyped-def]
+                                                                     daemon_config: Path, env) -> None:
+    """Old mail backfilled under the old UIDVALIDITY is left out of the re-sync (it is older than the first
+    start's window); a second backfill afterwards finds it by Message-ID: recorded again, not drafted again."""
+    import datetime as dt
+
+    for raw in _sample_messages()[:8]:
+        imap.append("INBOX", raw, msg_time=dt.datetime.now() - dt.timedelta(days=300))
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    since = (dt.date.today() - dt.timedelta(days=400)).isoformat()
+    assert run("backfill", "--since", since, "--config", str(daemon_config), env=env).returncode == 0
+    drafted = len(_drafts(imap))
+    assert len(_rows(daemon_config)) == 8 and drafted > 0
+    uidvalidity = imap.folder_status("INBOX", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+    dovecot.doveadm("mailbox", "update", "-u", "test", "--uid-validity", str(uidvalidity + 7), "INBOX")
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    assert len(_rows(daemon_config)) == 8 and len(_drafts(imap)) == drafted
+    again = run("backfill", "--since", since, "--config", str(daemon_config), env=env)
+    assert again.returncode == 0, again.stderr
+    rows = _rows(daemon_config)
+    assert len(rows) == 16 and len([r for r in rows if r["uidvalidity"] == uidvalidity + 7]) == 8
+    assert len(_drafts(imap)) == drafted, "a backfilled message was drafted twice"
+
+
 def test_kill_minus_9_never_skips_or_duplicates(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
     """Given a backlog, when the daemon is killed with SIGKILL mid-batch several times and restarted,
     then every message is recorded once and every draft exists exactly once."""
