@@ -315,7 +315,11 @@ class _Table:
                     f"secrets are not allowed in the config file; use {self.key(name)}_env, "
                     f"{self.key(name)}_file or {self.key(name)}_command",
                 )
-            raise ConfigError(self.key(name), "unknown setting")
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(self.used), n=1, cutoff=0.75)
+            raise ConfigError(self.key(name), "unknown setting" + (f"; did you mean {self.key(close[0])!r}?"
+                                                                    if close else ""))
 
 
 # --------------------------------------------------------------------------- sections

@@ -52,7 +52,7 @@ from bot.imap_source import (
     find_drafts_folder,
     find_sent_folder,
 )
-from bot.models import Decision, ParsedMail
+from bot.models import Decision, ParsedMail, identity
 from bot.parser import parse_mail
 from bot.prepare import Ahead
 from bot.reader import Batch, Reader, ReaderFailed
@@ -355,10 +355,11 @@ class FolderWorker:
         settled = self.store.settled_uids(self.account.name, self.folder, window.uidvalidity, uids, MAX_ATTEMPTS)
         uids = [u for u in uids if u not in settled]
         if window.resync and uids:
-            ids = mailbox.message_ids(uids)
+            heads = mailbox.headers(uids)  # (Message-ID, and what tells a message without one: From, Date, Subject)
             todo = []
             for uid in uids:
-                known = self.store.find_by_message_id(self.account.name, ids.get(uid, ""))
+                known = self.store.find_by_identity(self.account.name, identity(parse_mail(heads[uid]))
+                                                    if heads.get(uid) else "")
                 if known is not None:
                     self.store.record_alias(MessageKey(self.account.name, self.folder, window.uidvalidity, uid),
                                             known)
@@ -662,7 +663,7 @@ class FolderWorker:
         predicted = dict(zip(todo, predictions))  # empty when the batch call failed: one at a time below
         topics = self._topics(todo, mails, predictions)
         known: dict[str, Any] = dict(self.store.known_messages(self.account.name,
-                                                                [mails[uid].message_id for uid in todo]))
+                                                                [identity(mails[uid]) for uid in todo]))
         done, high, notify = 0, 0, False
         told: list[tuple[int, str, tuple[Any, ...], dict[str, Any]]] = []
         self._told = told
@@ -700,27 +701,29 @@ class FolderWorker:
                     topics: dict[str, float] | None, known: dict[str, Any]) -> bool:
         """Record one message of the batch: as a copy of one recorded before (see :meth:`_twin`), or decided
         and recorded with its actions (:meth:`_handle`). Returns whether a Telegram message was enqueued."""
-        twin = self._twin(mail, known)
+        who = identity(mail)
+        twin = self._twin(mail, who, known)
         if twin is not None:
             self.store.record_alias(key, twin)
-            self._tell(logging.INFO, "the same message as %s/%s UID %s (Message-ID %s): recorded, not triaged "
-                       "again", twin["account"], twin["folder"], twin["uid"], twin["message_id"],
+            self._tell(logging.INFO, "the same message as %s/%s UID %s (%s): recorded, not triaged again",
+                       twin["account"], twin["folder"], twin["uid"], twin["message_id"] or "no Message-ID",
                        extra={"account": key.account, "folder": key.folder, "uid": key.uid})
             return False
-        notify = self._handle(key, mail, prediction, topics)
-        if mail.message_id:
-            known.setdefault(mail.message_id, None)  # (looked up if a copy comes later in this batch)
+        notify = self._handle(key, mail, prediction, topics, who)
+        if who:
+            known.setdefault(who, None)  # (looked up if a copy comes later in this batch)
         return notify
 
-    def _twin(self, mail: ParsedMail, known: dict[str, Any]) -> Any | None:
-        """The row of this very message, recorded before (the same Message-ID from the same sender: delivered
-        twice, by CC and by a list, or in two watched folders), or None. A copy gets no draft and no
-        notification of its own; a message whose processing failed is no twin, it is tried again instead."""
-        if not mail.message_id or mail.message_id not in known:
+    def _twin(self, mail: ParsedMail, who: str, known: dict[str, Any]) -> Any | None:
+        """The row of this very message, recorded before (the same identity, see :func:`bot.models.identity`,
+        from the same sender: delivered twice, by CC and by a list, or in two watched folders), or None. A copy
+        gets no draft and no notification of its own; a message whose processing failed is no twin, it is
+        tried again instead."""
+        if not who or who not in known:
             return None
-        row = known[mail.message_id]
+        row = known[who]
         if row is None:  # recorded earlier in this batch (the transaction sees it)
-            row = known[mail.message_id] = self.store.find_by_message_id(self.account.name, mail.message_id)
+            row = known[who] = self.store.find_by_identity(self.account.name, who)
         if row is None or row["status"] == "failed" or (row["address"] or "") != mail.sender_address.lower():
             return None
         return row
@@ -792,7 +795,7 @@ class FolderWorker:
         return dict(zip(asking, found))
 
     def _handle(self, key: MessageKey, mail: ParsedMail, prediction: Any | None,
-                topics: dict[str, float] | None = None) -> bool:
+                topics: dict[str, float] | None = None, who: str | None = None) -> bool:
         """Decide about one message and record the decision with its actions (one transaction, or one
         savepoint of the batch's). Returns whether a Telegram message was enqueued."""
         try:
@@ -805,6 +808,7 @@ class FolderWorker:
                 key, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
                 date=mail.date.isoformat() if mail.date else None, decision=decision, actions=actions,
                 address=mail.sender_address, summary=summarize(mail.clean_text), body=mail.clean_text,
+                identity=identity(mail) if who is None else who,
             )
             if mail.in_reply_to or mail.references:
                 self.store.other_side_answered([mail.in_reply_to, *mail.references])

@@ -356,17 +356,9 @@ class Mailbox:
         found = self._fetch_each(uids, b"RFC822.SIZE", "fetch sizes", chunk=5000)
         return {uid: item[b"RFC822.SIZE"] for uid, item in found if isinstance(item.get(b"RFC822.SIZE"), int)}
 
-    def message_ids(self, uids: Sequence[int]) -> dict[int, str]:
-        """Message-ID per UID (used to re-sync after a UIDVALIDITY change)."""
-        out: dict[int, str] = {}
-        for uid, item in self._fetch_each(uids, b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]", "fetch Message-ID"):
-            raw = item.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"") or b""
-            found = re.search(rb"<[^<>\s]+>", raw)
-            out[uid] = found.group(0).decode("ascii", "replace") if found else ""
-        return out
-
     def headers(self, uids: Sequence[int]) -> dict[int, bytes]:
-        """The threading headers of messages (for the Sent folder: who the owner answered)."""
+        """The threading and identifying headers of messages (for the Sent folder: who the owner answered; for a
+        re-sync: which messages are known, see :func:`bot.models.identity`)."""
         fields = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO SUBJECT DATE)]"
         return {uid: next((v for k, v in item.items() if k.startswith(b"BODY[HEADER") and isinstance(v, bytes)), b"")
                 for uid, item in self._fetch_each(uids, fields, "fetch headers")}

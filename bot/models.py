@@ -6,6 +6,7 @@ new value instead.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -75,6 +76,19 @@ class ParsedMail:
         if self.sender_name and self.sender_address:
             return f"{self.sender_name} <{self.sender_address}>"
         return self.sender_name or self.sender_address
+
+
+def identity(mail: ParsedMail) -> str:
+    """What tells this message from every other: its Message-ID, or for a message without one, a hash of its
+    sender, date and subject (``fp:...``), the same whether it is computed from the whole message or from
+    those header fields alone (a re-sync after a UIDVALIDITY change fetches only those). Empty when there
+    is nothing to tell it by."""
+    if mail.message_id:
+        return mail.message_id
+    if not (mail.sender_address or mail.date or mail.subject):
+        return ""
+    basis = "\x00".join((mail.sender_address, mail.date.isoformat() if mail.date else "", mail.subject))
+    return "fp:" + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def memo(mail: ParsedMail, key: Hashable, compute: Callable[[], T]) -> T:

@@ -155,6 +155,12 @@ _MIGRATIONS: tuple[str, ...] = (
         data BLOB NOT NULL
     );
     """,
+    # 7: what tells a message from others (bot.models.identity): its Message-ID, or a hash for one without
+    """
+    ALTER TABLE messages ADD COLUMN identity TEXT NOT NULL DEFAULT '';
+    UPDATE messages SET identity = message_id WHERE message_id IS NOT NULL;
+    CREATE INDEX messages_by_identity ON messages (account, identity);
+    """,
 )
 LEAD_STATES = ("new", "notified", "replied", "waiting", "done", "snoozed", "dropped")
 OPEN_LEAD_STATES = ("new", "notified", "replied", "waiting", "snoozed")
@@ -338,13 +344,15 @@ class Store:
     # ------------------------------------------------------------------ messages
 
     def folder_summary(self, account: str, folder: str) -> tuple[dict[str, int], int]:
-        """Messages per label in one folder, and how many failed."""
+        """Messages per label in one folder, and how many failed: of the folder as it is now (its current
+        UIDVALIDITY, when it has been synced; after a change the rows of the old one stay, for the record)."""
+        state = self.folder_state(account, folder)
+        where = "account = ? AND folder = ?" + (" AND uidvalidity = ?" if state is not None else "")
+        args = (account, folder, *((state[0],) if state is not None else ()))
         counts = dict(self._db.execute(
-            "SELECT label, COUNT(*) FROM messages WHERE account = ? AND folder = ? AND label IS NOT NULL"
-            " GROUP BY label", (account, folder)).fetchall())
-        failed = self._db.execute(
-            "SELECT COUNT(*) FROM messages WHERE account = ? AND folder = ? AND status = 'failed'", (account, folder)
-        ).fetchone()[0]
+            f"SELECT label, COUNT(*) FROM messages WHERE {where} AND label IS NOT NULL GROUP BY label", args))
+        failed = self._db.execute(f"SELECT COUNT(*) FROM messages WHERE {where} AND status = 'failed'",
+                                  args).fetchone()[0]
         return counts, int(failed)
 
     def open_leads(self) -> tuple[int, int]:
@@ -428,16 +436,17 @@ class Store:
             (key.account, key.folder, key.uidvalidity, key.uid),
         ).fetchone()
 
-    def known_messages(self, account: str, message_ids: Sequence[str]) -> dict[str, sqlite3.Row]:
-        """The first row of each of these Message-IDs already recorded in the account (one query a batch)."""
-        wanted = sorted({m for m in message_ids if m})
+    def known_messages(self, account: str, identities: Sequence[str]) -> dict[str, sqlite3.Row]:
+        """The first row of each of these identities (:func:`bot.models.identity`) already recorded in the
+        account (one query a batch)."""
+        wanted = sorted({m for m in identities if m})
         found: dict[str, sqlite3.Row] = {}
         for start in range(0, len(wanted), 500):  # (SQLite's limit on parameters is far above; a sane query)
             chunk = wanted[start : start + 500]
             for row in self._db.execute(
-                f"SELECT * FROM messages WHERE account = ? AND message_id IN ({', '.join('?' * len(chunk))})"
+                f"SELECT * FROM messages WHERE account = ? AND identity IN ({', '.join('?' * len(chunk))})"
                 " ORDER BY id", (account, *chunk)):
-                found.setdefault(row["message_id"], row)
+                found.setdefault(row["identity"], row)
         return found
 
     def first_recorded(self, account: str, folder: str) -> float | None:
@@ -446,12 +455,13 @@ class Store:
                                (account, folder)).fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
-    def find_by_message_id(self, account: str, message_id: str) -> sqlite3.Row | None:
-        """The first row with this Message-ID in the account (used to re-sync after a UIDVALIDITY change)."""
-        if not message_id:
+    def find_by_identity(self, account: str, identity: str) -> sqlite3.Row | None:
+        """The first row of this identity (:func:`bot.models.identity`) in the account (to re-sync after a
+        UIDVALIDITY change, and to know a message delivered twice)."""
+        if not identity:
             return None
         return self._db.execute(
-            "SELECT * FROM messages WHERE account = ? AND message_id = ? ORDER BY id LIMIT 1", (account, message_id)
+            "SELECT * FROM messages WHERE account = ? AND identity = ? ORDER BY id LIMIT 1", (account, identity)
         ).fetchone()
 
     def get(self, row_id: int) -> sqlite3.Row | None:
@@ -471,29 +481,35 @@ class Store:
         address: str = "",
         summary: str = "",
         body: str = "",
+        identity: str | None = None,
     ) -> int:
         """Record what was decided about a message and enqueue its actions, atomically.
 
         ``actions`` are ``(kind, dedup_key, payload)``; a dedup key already in the outbox is left alone, so
         recording the same message twice (after a crash) cannot enqueue an action twice. ``body`` (the new
-        text, capped) is kept so that a correction made later from Telegram can be trained on.
+        text, capped) is kept so that a correction made later from Telegram can be trained on. ``identity``
+        (:func:`bot.models.identity`) defaults to the Message-ID.
         """
         now = self._clock()
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO messages (account, folder, uidvalidity, uid, message_id, sender, subject, date, label,"
-                " confidence, unsure, priority, reasons, faq, status, address, summary, body, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'classified', ?, ?, ?, ?, ?)"
+                " confidence, unsure, priority, reasons, faq, status, address, summary, body, identity, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'classified', ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (account, folder, uidvalidity, uid) DO UPDATE SET label = excluded.label,"
                 " status = CASE WHEN messages.status = 'failed' THEN 'classified' ELSE messages.status END,"
                 " confidence = excluded.confidence, unsure = excluded.unsure, priority = excluded.priority,"
-                " reasons = excluded.reasons, faq = excluded.faq, error = NULL, updated_at = excluded.updated_at"
+                " reasons = excluded.reasons, faq = excluded.faq, error = NULL, updated_at = excluded.updated_at,"
+                # (a row a failure left has none of these yet)
+                " message_id = excluded.message_id, sender = excluded.sender, subject = excluded.subject,"
+                " date = excluded.date, address = excluded.address, summary = excluded.summary,"
+                " body = excluded.body, identity = excluded.identity"
                 " RETURNING id",
                 (
                     key.account, key.folder, key.uidvalidity, key.uid, message_id, sender, subject, date,
                     decision.label, decision.confidence, int(decision.unsure), int(decision.priority),
                     json.dumps(list(decision.reasons)), json.dumps(list(decision.faq)), address.lower(),
-                    summary, body[:BODY_KEPT], now, now,
+                    summary, body[:BODY_KEPT], message_id if identity is None else identity, now, now,
                 ),
             )
             row_id = int(cur.fetchone()[0])
@@ -510,7 +526,7 @@ class Store:
         return row_id
 
     def record_alias(self, key: MessageKey, known: sqlite3.Row) -> int:
-        """Record that ``key`` is a message already processed under another key (same Message-ID).
+        """Record that ``key`` is a message already processed under another key (the same identity).
 
         Used after a UIDVALIDITY change: the message gets a row under its new UID with the old decision and
         status, and no actions, so it is neither processed nor drafted again.
@@ -520,9 +536,9 @@ class Store:
             cur = db.execute(
                 "INSERT INTO messages (account, folder, uidvalidity, uid, message_id, sender, subject, date, label,"
                 " confidence, unsure, priority, reasons, faq, status, draft_ref, address, summary, body,"
-                " created_at, updated_at)"
+                " identity, created_at, updated_at)"
                 " SELECT ?, ?, ?, ?, message_id, sender, subject, date, label, confidence, unsure, priority,"
-                " reasons, faq, status, draft_ref, address, summary, body, ?, ? FROM messages WHERE id = ?"
+                " reasons, faq, status, draft_ref, address, summary, body, identity, ?, ? FROM messages WHERE id = ?"
                 " ON CONFLICT (account, folder, uidvalidity, uid) DO NOTHING",
                 (key.account, key.folder, key.uidvalidity, key.uid, now, now, known["id"]),
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import mailbox as mailboxlib
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -118,11 +119,16 @@ def test_uidvalidity_change_resyncs_by_message_id(imap, dovecot: Dovecot, daemon
 
     for raw in _sample_messages()[10:14]:
         imap.append("INBOX", raw, msg_time=dt.datetime.now() - dt.timedelta(days=300))
-    messages = _sample_messages()[:10]
+    messages = _sample_messages()[:10] + [  # and two without a Message-ID: known by sender, date and subject
+        b"From: Lee Park <lee@x.org>\r\nSubject: PhD offer one\r\nDate: Tue, 03 Mar 2026 10:00:00 +0100\r\n\r\n"
+        b"Dear Kai, we would like to offer you a funded PhD position in our lab.\r\n",
+        b"From: Lee Park <lee@x.org>\r\nSubject: Congrats!\r\nDate: Tue, 03 Mar 2026 10:05:00 +0100\r\n\r\n"
+        b"Congratulations on the paper, Kai!\r\n"]
     for raw in messages:
         imap.append("INBOX", raw)
     assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
     drafts_before = len(_drafts(imap))
+    assert sum(1 for r in _rows(daemon_config) if not r["message_id"]) == 2
     uidvalidity = imap.folder_status("INBOX", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
     dovecot.doveadm("mailbox", "update", "-u", "test", "--uid-validity", str(uidvalidity + 11), "INBOX")
     new = b"From: Prof. Ada Byron <ada@cs.ox.ac.uk>\r\nSubject: PhD with us?\r\nMessage-ID: <new-after-uv@x>\r\n\r\n" \
@@ -133,8 +139,13 @@ def test_uidvalidity_change_resyncs_by_message_id(imap, dovecot: Dovecot, daemon
     assert "UIDVALIDITY of INBOX changed" in done.stderr
     rows = _rows(daemon_config)
     assert {r["uidvalidity"] for r in rows} == {uidvalidity, uidvalidity + 11}
-    assert len([r for r in rows if r["uidvalidity"] == uidvalidity + 11]) == 11
+    assert len([r for r in rows if r["uidvalidity"] == uidvalidity + 11]) == 13
     assert len(_drafts(imap)) == drafts_before + 1  # only the new message got a draft
+    # status counts the folder as it is now, not both generations of its rows.
+    status = run("status", "--config", str(daemon_config), env=env).stdout
+    line = next(x for x in status.splitlines() if "default/INBOX: last sync" in x)
+    assert f"(UIDVALIDITY {uidvalidity + 11})" in line
+    assert sum(int(n) for n in re.findall(r"[a-z_]+ (\d+)", line.split("); ")[1].split("; failed")[0])) == 13, line
 
 
 def test_a_backfill_after_a_uidvalidity_change_drafts_nothing_twice(imap, dovecot: Dovecot,  # type: ignore[no-untyped-def]

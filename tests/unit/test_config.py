@@ -44,6 +44,8 @@ def test_port_defaults_follow_tls() -> None:
         pytest.param({"imap": {**IMAP, "folders": []}}, "imap.folders", "at least one", id="empty-list"),
         pytest.param({"imap": {**IMAP, "folders": ["INBOX", 3]}}, "imap.folders[1]", "non-empty string", id="list-item"),
         pytest.param({"imap": {**IMAP, "hots": "x"}}, "imap.hots", "unknown setting", id="typo"),
+        pytest.param({"imap": {**IMAP, "backfil_days": 3}}, "imap.backfil_days",
+                     "unknown setting; did you mean 'imap.backfill_days'?", id="typo-hint"),
         pytest.param({"imap": {"username": "kai", "password_env": "X"}}, "imap.host", "must be set", id="missing"),
         pytest.param({"imap": {"hostt": "h", "username": "kai", "password_env": "X"}}, "imap.host",
                      "must be set (a non-empty string); is 'imap.hostt' a misspelling of it?", id="missing-typo"),

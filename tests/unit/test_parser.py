@@ -70,6 +70,22 @@ def test_addresses_reply_to_and_recipient_count() -> None:
     assert mail.date is not None and mail.date.year == 2026
 
 
+def test_identity_is_the_message_id_or_a_hash_of_sender_date_and_subject() -> None:
+    """A message without a Message-ID is still told apart (a re-sync and a copy delivered twice need it), and
+    its identity is the same from its header fields alone as from the whole message."""
+    from bot.models import identity
+
+    whole = _msg("From: Lee <Lee@X.org>\nSubject: =?utf-8?q?Caf=C3=A9?=\nDate: Tue, 03 Mar 2026 10:00:00 +0100\n")
+    head, _, body = whole.partition(b"\r\n\r\n")
+    assert body == b"hello\r\n"
+    assert identity(parse_mail(whole)) == identity(parse_mail(head + b"\r\n\r\n")) != ""
+    assert identity(parse_mail(whole)).startswith("fp:")
+    other = whole.replace(b"10:00:00", b"10:00:01")
+    assert identity(parse_mail(other)) != identity(parse_mail(whole))
+    assert identity(parse_mail(_msg("From: a@x\nMessage-ID: <m@x>\n"))) == "<m@x>"
+    assert identity(parse_mail(b"\r\n\r\nno headers at all")) == ""
+
+
 def test_message_ids_without_angle_brackets_are_still_identifiers() -> None:
     """Some mailers write ``Message-ID: abc@host``: taken as ``<abc@host>`` (and said), so a reply threads."""
     mail = parse_mail(_msg("From: a@x\nSubject: hi\nMessage-ID:  trial-nobrackets@example.net \n"

@@ -82,7 +82,7 @@ def test_recording_twice_does_not_duplicate_row_or_action(tmp_path: Path) -> Non
     assert len(store.due()) == 1
     row = store.find(KEY)
     assert row["label"] == "job_lead" and row["priority"] == 1 and json.loads(row["reasons"]) == list(DECISION.reasons)
-    assert store.find_by_message_id("default", "<m@x>")["id"] == first
+    assert store.find_by_identity("default", "<m@x>")["id"] == first
 
 
 def test_outbox_claim_complete_applies_state_change_atomically(tmp_path: Path) -> None:
@@ -159,6 +159,11 @@ def test_failures_count_attempts(tmp_path: Path) -> None:
     assert store.record_failure(KEY, "boom again") == 2
     row = store.find(KEY)
     assert (row["status"], row["error"], row["attempts"]) == ("failed", "boom again", 2)
+    # Tried again and recorded: the row gets everything the failure could not give it.
+    _record(store)
+    row = store.find(KEY)
+    assert (row["status"], row["error"], row["sender"], row["subject"]) == ("classified", None, "Ana <a@x>", "Role")
+    assert row["identity"] == "<m@x>" and store.find_by_identity("default", "<m@x>")["id"] == row["id"]
 
 
 def test_settled_uids_are_processed_or_out_of_attempts(tmp_path: Path) -> None:
