@@ -348,10 +348,13 @@ class FolderWorker:
 
     def _window_uids(self, mailbox: Mailbox, window: Window) -> list[int]:
         """What a whole-folder pass still has to process: at or below its limit, mail since its date (in a
-        re-sync, less what is known by Message-ID: recorded as the same message under its new UID, nothing
-        processed twice); above it, everything."""
-        older = mailbox.uids_since(window.since) if window.since else mailbox.uids_after(0)
-        uids = [u for u in older if u <= window.limit] + mailbox.uids_after(window.limit)
+        re-sync, less what is known by its identity, see :func:`bot.models.identity`: recorded as the same
+        message under its new UID, nothing processed twice); above it, everything."""
+        everything = mailbox.uids_after(0)
+        older = mailbox.uids_since(window.since) if window.since else everything
+        recent = [u for u in older if u <= window.limit]
+        uids = recent + [u for u in everything if u > window.limit]
+        skipped = sum(1 for u in everything if u <= window.limit) - len(recent)
         settled = self.store.settled_uids(self.account.name, self.folder, window.uidvalidity, uids, MAX_ATTEMPTS)
         uids = [u for u in uids if u not in settled]
         if window.resync and uids:
@@ -368,6 +371,9 @@ class FolderWorker:
             uids = todo
         log.info("whole-folder pass: %d message(s) to process", len(uids),
                  extra={"account": self.account.name, "folder": self.folder})
+        if skipped and window.since:
+            log.info("%d message(s) from before %s left alone (mentorbox backfill --since DATE takes them)",
+                     skipped, window.since, extra={"account": self.account.name, "folder": self.folder})
         return uids
 
     def _close_window(self, window: Window) -> None:

@@ -514,8 +514,10 @@ def test_first_start_skips_old_mail_and_backfill_gets_it(imap, daemon_config: Pa
     for i, raw in enumerate(_sample_messages()[:5]):
         imap.append("INBOX", raw, msg_time=old)
     imap.append("INBOX", b"From: n@x.org\r\nSubject: congrats\r\nMessage-ID: <recent@x>\r\n\r\nCongratulations!\r\n")
-    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0
+    first = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert first.returncode == 0, first.stderr
     assert [r["message_id"] for r in _rows(daemon_config)] == ["<recent@x>"]
+    assert "5 message(s) from before" in first.stderr and "mentorbox backfill --since DATE" in first.stderr
     since = (dt.date.today() - dt.timedelta(days=40)).isoformat()
     done = run("backfill", "--since", since, "--config", str(daemon_config), env=env)
     assert done.returncode == 0, done.stderr
