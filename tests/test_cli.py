@@ -131,7 +131,8 @@ def test_drafts_dir_writes_threaded_replies(config_file: Path, tmp_path: Path) -
         pytest.param(["triage", "{sample}", "--config", "{config}"], '[imap]\nhost = "h"\nusername = "u"\npassword_env = "P"\nport = "993x"\n',
                      "mentorbox: error: imap.port: expected an integer, got string '993x'\n", id="wrong-type"),
         pytest.param(["check-config", "--config", "{config}"], '[classifier]\nunsure_bellow = 0.5\n',
-                     "mentorbox: error: classifier.unsure_bellow: unknown setting\n", id="typo"),
+                     "mentorbox: error: classifier.unsure_bellow: unknown setting; did you mean "
+                     "'classifier.unsure_below'?\n", id="typo"),
         pytest.param(["check-config", "--config", "{config}"], None,
                      "mentorbox: error: config file '{config}' not found (copy config.example.toml there to start)\n",
                      id="no-config"),
