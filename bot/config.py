@@ -12,7 +12,7 @@ import os
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -298,11 +298,8 @@ class _Table:
     def _misspelt(self, name: str) -> str:
         """``"; is 'hostt' a misspelling of it?"`` when the table has an unknown key close to ``name``: the
         missing key is reported first, and would otherwise hide the typo behind it."""
-        import difflib
-
-        known = {k for k in self.data if k not in self.used}
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
-        return f"; is {self.key(close[0])!r} a misspelling of it?" if close else ""
+        close = _closest(name, [k for k in self.data if k not in self.used])
+        return f"; is {self.key(close)!r} a misspelling of it?" if close else ""
 
     def finish(self) -> None:
         """Reject keys nobody read: misspellings, and secrets written into the file."""
@@ -315,11 +312,17 @@ class _Table:
                     f"secrets are not allowed in the config file; use {self.key(name)}_env, "
                     f"{self.key(name)}_file or {self.key(name)}_command",
                 )
-            import difflib
-
-            close = difflib.get_close_matches(name, sorted(self.used), n=1, cutoff=0.75)
-            raise ConfigError(self.key(name), "unknown setting" + (f"; did you mean {self.key(close[0])!r}?"
+            close = _closest(name, self.used)
+            raise ConfigError(self.key(name), "unknown setting" + (f"; did you mean {self.key(close)!r}?"
                                                                     if close else ""))
+
+
+def _closest(name: str, keys: Iterable[str]) -> str | None:
+    """The one of ``keys`` that ``name`` most likely misspells (or is misspelt by), if any is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(keys), n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 # --------------------------------------------------------------------------- sections

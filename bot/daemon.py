@@ -358,17 +358,16 @@ class FolderWorker:
         settled = self.store.settled_uids(self.account.name, self.folder, window.uidvalidity, uids, MAX_ATTEMPTS)
         uids = [u for u in uids if u not in settled]
         if window.resync and uids:
-            heads = mailbox.headers(uids)  # (Message-ID, and what tells a message without one: From, Date, Subject)
-            todo = []
+            # By their headers alone (Message-ID, or From, Date and Subject), so that known mail is not fetched
+            # whole and classified again only to be found a twin.
+            heads = mailbox.headers(uids)
+            who = {uid: identity(parse_mail(heads[uid])) if heads.get(uid) else "" for uid in uids}
+            known = self.store.known_messages(self.account.name, list(who.values()))
             for uid in uids:
-                known = self.store.find_by_identity(self.account.name, identity(parse_mail(heads[uid]))
-                                                    if heads.get(uid) else "")
-                if known is not None:
+                if who[uid] in known:
                     self.store.record_alias(MessageKey(self.account.name, self.folder, window.uidvalidity, uid),
-                                            known)
-                else:
-                    todo.append(uid)
-            uids = todo
+                                            known[who[uid]])
+            uids = [uid for uid in uids if who[uid] not in known]
         log.info("whole-folder pass: %d message(s) to process", len(uids),
                  extra={"account": self.account.name, "folder": self.folder})
         if skipped and window.since:
