@@ -112,20 +112,34 @@ def triage_rows(config: Config, source: Any, drafts_dir: Path | None = None,
     try:
         for chunk in _chunks(iter(source), BATCH):
             mails = [parse_mail(m.raw) for m in chunk]
-            predictions = model.predict(mails)
-            asking = [i for i, p in enumerate(predictions) if needs_faq(p)]
-            topics = dict(zip(asking, matcher.topics([mails[i].clean_text for i in asking])))
+            predictions = _predict_each(model, mails)
+            asking = [i for i, p in enumerate(predictions) if p is not None and needs_faq(p)]
+            try:
+                topics = dict(zip(asking, matcher.topics([mails[i].clean_text for i in asking])))
+            except Exception:  # noqa: BLE001 - matched one message at a time in decide()
+                log.exception("batch FAQ matching failed")
+                topics = {}
             for position, (item, mail, prediction) in enumerate(zip(chunk, mails, predictions)):
                 index += 1
                 if mail.defects:
                     log.info("message %s has defects: %s", item.key, "; ".join(mail.defects[:5]))
-                decision = decide(mail, prediction, policy, drafter, matcher, topics=topics.get(position))
+                try:
+                    if prediction is None:
+                        prediction = model.predict([mail])[0]
+                    decision = decide(mail, prediction, policy, drafter, matcher, topics=topics.get(position))
+                    draft = build_reply(mail, decision.draft, owner) if drafts_dir and decision.draft else None
+                except Exception as exc:  # noqa: BLE001 - one message's failure is its row, never the run's end
+                    log.error("message %s failed: %s: %s", item.key, type(exc).__name__, exc)
+                    yield _failed_row(item.key, mail, exc)
+                    if progress:
+                        progress(1)
+                    continue
                 if decision.unanswered:
                     key = mail.message_id or f"{source.path}#{item.key}"
                     gaps.append((key, mail.sender, mail.date.isoformat() if mail.date else None, decision.unanswered))
-                if drafts_dir is not None and decision.draft:
+                if drafts_dir is not None and draft is not None:
                     path = drafts_dir / _draft_filename(index, item.key)
-                    path.write_bytes(build_reply(mail, decision.draft, owner))
+                    path.write_bytes(draft)
                 yield {
                     "source": item.key,
                     "message_id": mail.message_id or None,
@@ -145,6 +159,26 @@ def triage_rows(config: Config, source: Any, drafts_dir: Path | None = None,
         source.close()
         if gaps:
             _keep_gaps(config, gaps)
+
+
+def _predict_each(model: Any, mails: list[Any]) -> list[Any]:
+    """The model's predictions for a batch; ``None`` for each when the batch call failed (then every message
+    is classified on its own, so that one bad message fails alone)."""
+    try:
+        return list(model.predict(mails))
+    except Exception:  # noqa: BLE001 - retried one message at a time
+        log.exception("batch classification failed; classifying one message at a time")
+        return [None] * len(mails)
+
+
+def _failed_row(key: str, mail: Any, exc: BaseException) -> dict[str, Any]:
+    """The row of a message whose triage failed: filed as ``other``, unsure, with the error as its reason."""
+    return {
+        "source": key, "message_id": mail.message_id or None, "from": mail.sender, "subject": mail.subject,
+        "label": "other", "confidence": 0.0, "unsure": True, "priority": False,
+        "reasons": [f"failed: {type(exc).__name__}: {exc}"], "faq": [], "draft": None,
+        "error": f"{type(exc).__name__}: {exc}",
+    }
 
 
 def _keep_gaps(config: Config, gaps: list[tuple[str, str, str | None, tuple[str, ...]]]) -> None:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import html
 import json
 import logging
+import os
 import re
 import signal
 import threading
@@ -28,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from bot.backoff import Backoff
@@ -41,6 +44,7 @@ from bot.drafting import (
 )
 from bot.errors import MentorboxError, TemplateError
 from bot.faq import FaqMatcher, load_faq
+from bot.faults import describe_fault
 from bot.health import Health
 from bot.imap_source import (
     ActionRefused,
@@ -660,10 +664,10 @@ class FolderWorker:
         """Parse (unless the reader process did), classify and record one fetched batch, in one store
         transaction with the high-water mark."""
         keys = {uid: MessageKey(self.account.name, self.folder, uidvalidity, uid) for uid in batch}
-        parsed = got.read.mails if got.read else {}
-        todo = [uid for uid in batch if uid in got.fetched or uid in parsed]  # (settled ones were left out)
-        mails = {uid: parsed[uid] if uid in parsed else parse_mail(got.fetched[uid]) for uid in todo}
+        raws = {**got.fetched, **got.read.unparsed} if got.read else got.fetched
+        mails, broken = self._parse(raws, got.read.mails if got.read else {})
         got.fetched.clear()  # the raw bytes are not needed any more: free them before the batch's drafts are built
+        todo = [uid for uid in batch if uid in mails]  # (settled ones were left out)
         predictions = self._predict([mails[uid] for uid in todo])
         predicted = dict(zip(todo, predictions))  # empty when the batch call failed: one at a time below
         topics = self._topics(todo, mails, predictions)
@@ -681,6 +685,8 @@ class FolderWorker:
                         notify = self._triage_one(keys[uid], mails[uid], predicted.get(uid), topics.get(uid),
                                                   known) or notify
                         done += 1
+                    elif uid in broken:
+                        self._message_failed(keys[uid], broken[uid])
                     high = uid
                 if advance and high:
                     state = self.store.folder_state(self.account.name, self.folder)
@@ -693,6 +699,32 @@ class FolderWorker:
         if notify:
             self.services.wake()  # after the commit, so the Telegram side finds the rows
         return done
+
+    @staticmethod
+    def _parse(raws: Mapping[int, bytes], parsed: Mapping[int, ParsedMail],
+               ) -> tuple[dict[int, ParsedMail], dict[int, Exception]]:
+        """The batch's messages parsed (those the reader parsed as they are), and the exception of each one
+        that failed. :func:`parse_mail` never raises; should it all the same (a bug), that message is
+        recorded as failed and the others of its batch go on."""
+        mails: dict[int, ParsedMail] = dict(parsed)
+        broken: dict[int, Exception] = {}
+        for uid, raw in raws.items():
+            try:
+                mail = parse_mail(raw)
+                identity(mail)  # (computed for every message of the batch next: it must not fail there)
+            except Exception as exc:  # noqa: BLE001 - recorded against this message by _message_failed
+                broken[uid] = exc
+            else:
+                mails[uid] = mail
+        return mails, broken
+
+    def _message_failed(self, key: MessageKey, exc: BaseException, message_id: str = "") -> None:
+        """Record that processing one message failed (its error, one more attempt): it is tried again at the
+        next pass, up to :data:`MAX_ATTEMPTS` times, and shown by ``status``; the batch goes on."""
+        attempts = self.store.record_failure(key, f"{type(exc).__name__}: {exc}", message_id=message_id)
+        self.services.health.message_failed(self.where)
+        self._tell(logging.ERROR, "message failed (attempt %d of %d): %s: %s", attempts, MAX_ATTEMPTS,
+                   type(exc).__name__, exc, extra={"account": key.account, "folder": key.folder, "uid": key.uid})
 
     def _tell(self, level: int, text: str, *args: Any, extra: dict[str, Any]) -> None:
         """Log a line about a message of the batch being recorded, once the batch is committed (at once
@@ -822,10 +854,7 @@ class FolderWorker:
                                         mail.sender, mail.date.isoformat() if mail.date else None,
                                         decision.unanswered)
         except Exception as exc:  # noqa: BLE001 - recorded as failed with its error, retried a bounded number of times
-            attempts = self.store.record_failure(key, f"{type(exc).__name__}: {exc}", message_id=mail.message_id)
-            self.services.health.message_failed(self.where)
-            self._tell(logging.ERROR, "message failed (attempt %d of %d): %s", attempts, MAX_ATTEMPTS, exc,
-                       extra={"account": key.account, "folder": key.folder, "uid": key.uid})
+            self._message_failed(key, exc, mail.message_id)
             return False
         self.services.health.message_ok(self.where)
         if mail.defects:
@@ -1127,19 +1156,25 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     for worker in workers:
         services.health.register(worker.where)
     results: dict[int, bool] = {}
+    faults: list[str] = []
+    marker = FaultMarker(Path(config.store.path).parent / FAULT_MARKER)
 
     def target(index: int, worker: FolderWorker) -> None:
         try:
             results[index] = worker.run(once=once)
-        except Exception:  # noqa: BLE001 - a bug in one worker must not take the others down silently
-            log.exception("worker stopped by an unexpected error", extra={"folder": worker.folder})
+        except Exception as exc:  # noqa: BLE001 - stops the daemon, loudly (see bot.faults)
+            reason = describe_fault(exc, config.store.path)
+            log.error("mentorbox stops: %s", reason, exc_info=reason.startswith("unexpected error"),
+                      extra={"account": worker.account.name, "folder": worker.folder or "Sent"})
+            faults.append(reason)
             results[index] = False
             if not once:
                 stop.set()
 
     telegram = None
+    telegram_stop = threading.Event()  # (set after the last alert: a fault's alert goes out before it stops)
     if token is not None and not once:
-        telegram = TelegramService(config, services.health, services.paused, stop, token=token.reveal(),
+        telegram = TelegramService(config, services.health, services.paused, telegram_stop, token=token.reveal(),
                                    clock=clock, options=telegram_options,
                                    on_pause=lambda paused: None if paused else services.kick_all())
         services.wake = telegram.wake
@@ -1171,6 +1206,9 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     deadline = time.monotonic() + 8.0  # SIGTERM: finish the current message, exit within 10 s
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
+    if faults and telegram is not None:
+        _alert_owner(telegram, marker, faults[0], clock())
+    telegram_stop.set()
     if telegram is not None and telegram.thread is not None:
         telegram.thread.join(max(0.5, deadline - time.monotonic()))
     for worker in workers:
@@ -1183,7 +1221,64 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
         flusher = TelegramService(config, services.health, services.paused, threading.Event(),
                                   token=token.reveal(), clock=clock, options=telegram_options)
         asyncio.run(flusher.main(flush_only=True))
+    if faults:
+        log.error("mentorbox stopped: %s", faults[0])
+        return 1
     log.info("mentorbox stopped")
     if once:
         return 0 if all(results.get(i, False) for i in range(len(workers))) else 1
     return 0
+
+
+FAULT_MARKER = ".last-fault"
+"""The file, beside the state store, that remembers the last fault the owner was told of on Telegram."""
+FAULT_REPEAT = 6 * 3600.0
+"""Seconds before the same fault is told again: the service manager restarts mentorbox every 30 s, and a
+full disk stays full for hours."""
+
+
+class FaultMarker:
+    """The last fault the owner was told of, and when, in a small file made when the daemon starts: a full
+    disk can still overwrite its bytes in place, so the owner is not told the same thing at every restart."""
+
+    SIZE = 512
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            if not path.exists() or path.stat().st_size != self.SIZE:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(b" " * self.SIZE)
+        except OSError:
+            pass  # no marker: the owner may be told more than once
+
+    def told_recently(self, reason: str, now: float) -> bool:
+        """Whether the owner was told of this very fault less than :data:`FAULT_REPEAT` seconds ago."""
+        try:
+            stamp, _, text = self.path.read_bytes().decode("utf-8", "replace").strip().partition(" ")
+            return text == reason[: self.SIZE - 32] and now - float(stamp) < FAULT_REPEAT
+        except (OSError, ValueError):
+            return False
+
+    def remember(self, reason: str, now: float) -> None:
+        """Note that the owner was told of ``reason`` at ``now``, in place (no new disk block needed)."""
+        data = f"{now:.0f} {reason[: self.SIZE - 32]}".encode("utf-8")[: self.SIZE].ljust(self.SIZE)
+        try:
+            fd = os.open(self.path, os.O_WRONLY)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+
+def _alert_owner(telegram: Any, marker: FaultMarker, reason: str, now: float) -> None:
+    """Tell the owner on Telegram why mentorbox stopped (at once, not through the store's outbox: the store
+    may be what failed), unless he was told of the same fault a short while ago."""
+    if marker.told_recently(reason, now):
+        log.info("the owner was told of this fault on Telegram within the last %d hours", FAULT_REPEAT // 3600)
+        return
+    if telegram.alert_now(f"🛑 <b>mentorbox stopped</b>\n{html.escape(reason)}"):
+        marker.remember(reason, now)

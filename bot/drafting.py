@@ -183,11 +183,43 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
-def _header_line(name: str, value: str) -> bytes:
+MAX_LINE = 998
+"""Octets a header line may hold before its CRLF (RFC 5322 2.1.1); longer lines are folded."""
+_FOLD_AT = 78
+"""Where a folded header line is broken (RFC 5322 2.1.1: lines SHOULD be no longer)."""
+
+
+def _header_line(name: str, value: str, *, utf8: bool = False) -> bytes:
+    """One header field, whitespace collapsed (so no CR or LF of the mail's can start a field of its own), its
+    non-ASCII text encoded (RFC 2047) unless ``utf8`` asks for raw UTF-8 (RFC 6532: an address that is not
+    ASCII cannot be encoded), and folded when it is longer than :data:`MAX_LINE`."""
     value = " ".join(value.split())
-    if not value.isascii():
+    if not utf8 and not value.isascii():
         value = encode_header_value(value)
-    return f"{name}: {value}\r\n".encode("ascii")
+    line = f"{name}: {value}"
+    if len(line.encode("utf-8")) > MAX_LINE:
+        if not utf8 and max(map(len, value.split(" "))) > MAX_LINE - len(name) - 2:
+            # A word no fold can fit (a subject of one long word): encoded words may be cut anywhere.
+            line = f"{name}: " + Header(value, "utf-8", maxlinelen=_FOLD_AT, header_name=name).encode(linesep="\r\n")
+        else:
+            line = _fold(line)
+    return f"{line}\r\n".encode("utf-8" if utf8 else "ascii")
+
+
+def _fold(line: str) -> str:
+    """``line`` folded at its spaces into lines of about :data:`_FOLD_AT` (RFC 5322 folding: CRLF before a
+    space). Callers keep single words short (message identifiers are capped by the parser, long subjects
+    are encoded words of at most 76), so no piece stays over :data:`MAX_LINE`; one that still would is cut."""
+    out: list[str] = []
+    current = ""
+    for word in line.split(" "):
+        if current and len(current) + 1 + len(word) > _FOLD_AT:
+            out.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    out.append(current)
+    return "\r\n ".join(piece.encode("utf-8")[: MAX_LINE - 1].decode("utf-8", "ignore") for piece in out)
 
 
 _Q_ESCAPED = re.compile(rb"[^-!*+/A-Za-z0-9 ]")
@@ -232,9 +264,15 @@ def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | 
         headers.append(("From", formataddr((owner.name, owner.address), charset="utf-8") if owner.name
                         else owner.address))
     to = reply_address(mail)
+    utf8_to = ""
     if to:
         name = mail.sender_name if not mail.reply_to else ""
-        headers.append(("To", formataddr((name, to), charset="utf-8") if name else to))
+        to = ascii_domain(to)
+        if to.isascii():
+            headers.append(("To", formataddr((name, to), charset="utf-8") if name else to))
+        else:  # RFC 6532: a local part that is not ASCII is written as UTF-8 (the name may then be too)
+            utf8_to = f'"{quote_name(name)}" <{to}>' if name else to
+            headers.append(("To", utf8_to))
     headers.append(("Subject", reply_subject(mail.subject)))
     domain = owner.address.partition("@")[2] or "mentorbox.invalid"
     headers.append(("Message-ID", message_id or make_msgid(domain=domain)))
@@ -254,7 +292,26 @@ def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | 
         cte = "8bit"
     headers += [("X-Mentorbox", "draft"), ("MIME-Version", "1.0"),
                 ("Content-Type", 'text/plain; charset="utf-8"'), ("Content-Transfer-Encoding", cte)]
-    return b"".join(_header_line(k, v) for k, v in headers) + b"\r\n" + body
+    head = b"".join(_header_line(k, v, utf8=k == "To" and bool(utf8_to)) for k, v in headers)
+    return head + b"\r\n" + body
+
+
+def ascii_domain(address: str) -> str:
+    """``address`` with an internationalised domain written in its ASCII form (IDNA, ``bücher.de`` ->
+    ``xn--bcher-kva.de``), so that the draft stays plain ASCII where only the domain is not; the local
+    part is left as it is (only the receiving server may interpret it)."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except (UnicodeError, ValueError):
+        return address  # not a valid IDN: written as UTF-8 (RFC 6532) like a non-ASCII local part
+
+
+def quote_name(name: str) -> str:
+    """A display name's text inside a quoted string (RFC 5322 3.2.4)."""
+    return " ".join(name.split()).replace("\\", "\\\\").replace('"', '\\"')
 
 
 _SAMPLE = ParsedMail(

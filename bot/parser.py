@@ -15,10 +15,14 @@ import codecs
 import email
 import email.message
 import email.utils
+import encodings
+import encodings.aliases
+import pkgutil
 import quopri
 import re
 from datetime import datetime
 from email import policy
+from functools import lru_cache
 
 from bot.htmltext import html_to_text
 from bot.models import Attachment, ParsedMail
@@ -31,11 +35,18 @@ MAX_PARTS = 500
 MAX_DEPTH = 100
 MAX_HEADER = 4096
 """Characters kept of one decoded header value; longer ones are cut (and noted)."""
+UNPARSED = "unreadable:"
+"""The start of the defect of a message read only as plain text (see :func:`_unreadable`)."""
 _LONE_CR = re.compile("\r(?!\n)")
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _EW_GAP = re.compile(r"(\?=)\s+(=\?)")
-_MSGID = re.compile(r"<[^<>\s]+>")
+MAX_MSGID = 250
+"""Characters a message identifier may have: a longer one (real ones are under 130) is not one, and copied
+into a reply's ``In-Reply-To`` or ``References`` it would make a header line longer than mail allows."""
+MAX_REFERENCES = 100
+"""Identifiers kept of a ``References`` field (the newest): a reply copies at most the last 20."""
+_MSGID = re.compile(r"<[^<>\s]{1,%d}>" % MAX_MSGID)
 _FOLD = re.compile(r"\r?\n[ \t]")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 """Undecodable 8-bit bytes, kept by the bytes parser as lone surrogates."""
@@ -44,32 +55,64 @@ _SURROGATE = re.compile("[\udc80-\udcff]")
 # --------------------------------------------------------------------------- text decoding helpers
 
 
+def _mail_charsets() -> frozenset[str]:
+    """Every name :func:`codecs.lookup` could resolve, normalised as :mod:`encodings` does: a name outside
+    this set is unknown without asking ``codecs``, whose search function remembers every name it is asked
+    for (mail can declare millions of different made-up charsets)."""
+    names = {m.name for m in pkgutil.iter_modules(encodings.__path__)}
+    return frozenset(names | set(encodings.aliases.aliases))
+
+
+_KNOWN_CHARSETS = _mail_charsets()
+_NOT_MAIL_CHARSETS = frozenset({"undefined", "punycode", "idna", "unicode_escape", "raw_unicode_escape",
+                                "mbcs", "oem", "aliases"})
+"""Codecs Python knows that no mail is written in: ``undefined`` always raises, ``punycode`` and ``idna``
+raise on ordinary text and take quadratic time on long input, the escape codecs read backslashes as
+escapes (``mbcs`` and ``oem`` exist on Windows only). A part that declares one is read as if its charset
+were unknown."""
+
+
+@lru_cache(maxsize=512)
 def _charset_ok(name: str) -> str | None:
-    try:
-        return codecs.lookup(name).name
-    except (LookupError, ValueError):
+    """The codec name for a declared charset, or None when it is unknown, not a text encoding (``base64``,
+    ``rot13``, ``zlib``: bytes-to-bytes transforms) or one of :data:`_NOT_MAIL_CHARSETS`."""
+    if len(name) > 64:
         return None
+    normal = encodings.normalize_encoding(name)
+    if normal not in _KNOWN_CHARSETS and normal.replace(".", "_") not in _KNOWN_CHARSETS:
+        return None
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name.replace("-", "_") in _NOT_MAIL_CHARSETS:
+        return None
+    return info.name
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, bool]:
-    """Decode ``data`` with its declared charset, falling back to UTF-8 then Windows-1252.
+    """Decode ``data`` with its declared charset, falling back to UTF-8 then Windows-1252. Never raises.
 
-    Returns the text and whether the declared charset had to be overridden (a "lying" or unknown charset).
-    Windows-1252 is the last resort because it maps every byte but five, so it never fails in practice.
+    Returns the text and whether the declared charset was not used (unknown, not a charset mail is written
+    in, or one that did not fit the bytes). Windows-1252 is the last resort because it maps every byte but
+    five, and UTF-8 with replacement characters catches those.
     """
     candidates: list[str] = []
+    unknown = False
     if declared:
         found = _charset_ok(declared.strip().strip('"').lower())
         if found:
             # us-ascii is a common lie for 8-bit text; utf-8 and cp1252 are supersets, try them in its place.
             candidates.append("utf-8" if found == "ascii" else found)
+        else:
+            unknown = True
     for fallback in ("utf-8", "cp1252"):
         if fallback not in candidates:
             candidates.append(fallback)
     for i, charset in enumerate(candidates):
         try:
-            return data.decode(charset), (i > 0 and bool(declared))
-        except (UnicodeDecodeError, LookupError):
+            return data.decode(charset), unknown or (i > 0 and bool(declared))
+        except Exception:  # noqa: BLE001 - UnicodeError, and whatever else a codec's decoder may raise
             continue
     return data.decode("utf-8", errors="replace"), True
 
@@ -437,7 +480,26 @@ def _simple_address(value: str) -> tuple[str, str] | None:
     return name, found["routed"]
 
 
+_ADDRESS = re.compile(r"[^\s\x00-\x1f\x7f,;:<>()\[\]\\\"@]{1,64}@[^\s\x00-\x1f\x7f,;:<>()\[\]\\\"@=?]{1,253}")
+"""An address a reply can go to: one local part and one domain, as written (ASCII or UTF-8, RFC 6532), no
+room for a second address. Quoted local parts and address literals are left out: nobody writes from them."""
+
+
+def usable_address(address: str) -> bool:
+    """Whether ``address`` is one plain address a reply may be sent to.
+
+    The address is taken from the header as written and never decoded: RFC 2047 forbids encoded words in an
+    addr-spec, and one that is decoded can become several addresses
+    (``=?utf-8?q?jane=40uni.edu=2C_boss=40x.dk?=@evil.example``). Such an address is unusable: no reply is
+    drafted to it.
+    """
+    return (len(address) <= 254 and "=?" not in address and _ADDRESS.fullmatch(address) is not None
+            and not address.endswith(".") and ".." not in address.partition("@")[2])
+
+
 def _addresses(headers: dict[str, list[str]], *names: str) -> list[tuple[str, str]]:
+    """``(name, address)`` pairs of the named address headers: the display names decoded, the addresses
+    exactly as written (see :func:`usable_address`)."""
     # Split the raw value first: a decoded name may hold a comma ("Doe, Jane") that is not a separator.
     values = [_unfold(v) for name in names for v in headers.get(name.lower(), ())]
     simple = _simple_address(values[0]) if len(values) == 1 else None
@@ -445,7 +507,7 @@ def _addresses(headers: dict[str, list[str]], *names: str) -> list[tuple[str, st
         pairs = [simple] if simple else email.utils.getaddresses(values)
     except Exception:  # noqa: BLE001
         return []
-    return [(decode_header_value(n), decode_header_value(a)) for n, a in pairs if a or n]
+    return [(decode_header_value(n), a.strip().replace("\x00", "")) for n, a in pairs if a or n]
 
 
 def _parse_date(value: str, defects: list[str]) -> datetime | None:
@@ -462,8 +524,12 @@ def _parse_date(value: str, defects: list[str]) -> datetime | None:
     return parsed
 
 
-def _message_ids(value: str) -> tuple[str, ...]:
-    return tuple(_MSGID.findall(value))
+def _message_ids(value: str, defects: list[str]) -> tuple[str, ...]:
+    found = _MSGID.findall(value)
+    if len(found) > MAX_REFERENCES:
+        defects.append(f"References of {len(found)} identifiers: the last {MAX_REFERENCES} kept")
+        found = found[-MAX_REFERENCES:]
+    return tuple(found)
 
 
 _BARE_MSGID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
@@ -476,6 +542,9 @@ def _one_message_id(value: str, defects: list[str], name: str) -> str:
     if found:
         return found.group(0)
     bare = value.strip()
+    if len(bare) > MAX_MSGID:
+        defects.append(f"{name} longer than {MAX_MSGID} characters: ignored")
+        return ""
     if _BARE_MSGID.fullmatch(bare):
         defects.append(f"{name} without angle brackets")
         return f"<{bare}>"
@@ -497,11 +566,37 @@ def lf_line_ends(text: str) -> str:
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
-    """Normalise one raw message. Never raises: problems are worked around and listed in ``defects``."""
-    defects: list[str] = []
+    """Normalise one raw message. Never raises: problems are worked around and listed in ``defects``.
+
+    Every defect known is worked around where it is met (and the fuzzing in ``benchmarks/fuzz_mail.py``
+    looks for new ones); should a new one still raise, the message is read as plain text under its
+    failure's name rather than stopping whoever asked (:func:`_unreadable`).
+    """
     if not isinstance(raw, (bytes, bytearray)):
         raw = str(raw).encode("utf-8", "surrogateescape")
     raw = bytes(raw)
+    try:
+        return _parse(raw)
+    except Exception as exc:  # noqa: BLE001 - the promise of this function; the defect names the failure
+        return _unreadable(raw, exc)
+
+
+def _unreadable(raw: bytes, exc: BaseException) -> ParsedMail:
+    """What is left of a message the parser failed on: its bytes as text, nothing read from its headers.
+    Its triage then has only words to go on (it will be ``other`` or unsure), and the failure is in
+    ``defects`` for the log."""
+    text = lf_line_ends(raw[: MAX_TEXT].decode("utf-8", "replace").replace("\x00", ""))
+    return ParsedMail(
+        sender_name="", sender_address="", reply_to="", to_count=0, subject="", date=None, message_id="",
+        in_reply_to="", references=(), list_id="", precedence="", list_unsubscribe="", auto_submitted="",
+        text=text, clean_text=text[:MAX_CLEAN], html_only=False, attachments=(), size=len(raw),
+        defects=(f"{UNPARSED} the parser failed ({type(exc).__name__}: {str(exc)[:200]}); read as plain text",),
+    )
+
+
+def _parse(raw: bytes) -> ParsedMail:
+    """:func:`parse_mail`'s work, which may raise only on a defect not yet known."""
+    defects: list[str] = []
     if b"\r" in raw and b"\r\n" not in raw:
         raw = raw.replace(b"\r", b"\n")  # old Mac line endings: the parser only knows LF and CRLF
         defects.append("CR-only line endings")
@@ -521,9 +616,15 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if sender_address and "@" not in sender_address:
         # "From: Kai's Biggest Fan" is a name without an address; the stdlib takes its first word for one
         sender_name, sender_address = sender_name or " ".join(_header(headers, "From").split()), ""
+    if sender_address and not usable_address(sender_address):
+        defects.append(f"From address is not one plain address, no reply goes to it: {sender_address[:200]!r}")
+        sender_address = ""
     if not sender_address:
         defects.append("no usable From address")
-    reply_to = next((a for _, a in _addresses(headers, "Reply-To") if "@" in a), "")
+    reply_tos = [a for _, a in _addresses(headers, "Reply-To") if "@" in a]
+    reply_to = next((a for a in reply_tos if usable_address(a)), "")
+    if reply_tos and not reply_to:
+        defects.append(f"Reply-To address is not one plain address, ignored: {reply_tos[0][:200]!r}")
     # Only the number of recipients matters; a full address parse of a 500-name Cc list is slow.
     to_count = sum(_unfold(v).count("@") for name in ("to", "cc") for v in headers.get(name, ()))
 
@@ -546,7 +647,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
             continue
         text, overridden = decode_bytes(_payload_bytes(part, defects), charset)
         if overridden:
-            defects.append(f"charset {charset!r} did not fit the bytes: decoded as a fallback")
+            defects.append(f"charset {charset!r} unknown or did not fit the bytes: decoded as a fallback")
         (plain if ctype == "text/plain" else html_parts).append(text)
 
     if not any(p.strip() for p in plain + html_parts) and msg.is_multipart():
@@ -577,7 +678,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         date=_parse_date(_header(headers, "Date"), defects),
         message_id=_one_message_id(_header(headers, "Message-ID"), defects, "Message-ID"),
         in_reply_to=_one_message_id(_header(headers, "In-Reply-To"), defects, "In-Reply-To"),
-        references=_message_ids(_header(headers, "References")),
+        references=_message_ids(_header(headers, "References"), defects),
         list_id=_header(headers, "List-Id"),
         precedence=_header(headers, "Precedence"),
         list_unsubscribe=_header(headers, "List-Unsubscribe"),

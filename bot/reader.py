@@ -38,7 +38,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from bot.config import ImapAccount
@@ -57,6 +57,9 @@ class Batch:
     """The UIDs asked for (the messages the server still had are in ``mails``)."""
     uidvalidity: int
     mails: dict[int, ParsedMail]
+    unparsed: dict[int, bytes] = field(default_factory=dict)
+    """Messages the parser failed on here, as fetched: the daemon parses them again and records the failure
+    (a message's failure is recorded against it, never a stopped reader)."""
 
 
 class ReaderFailed(MentorboxError):
@@ -198,7 +201,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
                     send(("imap-error", str(exc)))
                     return 0
                 ahead = fetcher.submit(mailbox.fetch, batches[n + 1]) if n + 1 < len(batches) else None
-                batch = Batch(uids, uidvalidity, {uid: parse_mail(raw) for uid, raw in raws.items()})
+                batch = _parsed(uids, uidvalidity, raws)
                 del raws
                 for mail in batch.mails.values():
                     try:
@@ -213,6 +216,18 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     finally:
         mailbox.close()
     return 0
+
+
+def _parsed(uids: list[int], uidvalidity: int, raws: dict[int, bytes]) -> Batch:
+    """The batch's messages parsed; one the parser fails on (it should not: see :func:`parse_mail`) goes
+    back unparsed, so that the daemon records its failure and the others go on."""
+    batch = Batch(uids, uidvalidity, {})
+    for uid, raw in raws.items():
+        try:
+            batch.mails[uid] = parse_mail(raw)
+        except Exception:  # noqa: BLE001 - the daemon records it, with the error, against this message
+            batch.unparsed[uid] = raw
+    return batch
 
 
 def main() -> int:

@@ -176,6 +176,26 @@ class TelegramService:
             except RuntimeError:
                 pass  # the loop is shutting down
 
+    def alert_now(self, text: str, *, timeout: float = 10.0) -> bool:
+        """Thread-safe: send ``text`` (HTML) to every allowed chat now and wait for it, at most ``timeout``
+        seconds; whether it went out. Not through the outbox: it tells the owner that mentorbox stops, and
+        the state store that holds the outbox may be what failed."""
+        loop, app = self.loop, self.app
+        if loop is None or app is None or loop.is_closed() or not self.ready.is_set():
+            log.warning("the owner could not be told on Telegram: the bot is not connected")
+            return False
+
+        async def send() -> None:
+            for chat in sorted(self.allowed):
+                await app.bot.send_message(chat, text, parse_mode=ParseMode.HTML)
+
+        try:
+            asyncio.run_coroutine_threadsafe(send(), loop).result(timeout)
+        except Exception as exc:  # noqa: BLE001 - best effort: the log line has said it already
+            log.warning("the owner could not be told on Telegram: %s", exc)
+            return False
+        return True
+
     def _build(self) -> Application:  # type: ignore[type-arg]
         base = self.config.telegram.api_base_url
         file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.drafting import Drafter, reply_address
 from bot.faq import FaqMatch, FaqMatcher
 from bot.models import LEAD_LABELS, Decision, ParsedMail, Prediction
+from bot.parser import UNPARSED
 from bot.priority import score
 from bot.promises import extract_promises
 
@@ -58,7 +59,10 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
         reasons = ["no readable text: filed as other"]
     subject_only = not unreadable and not mail.clean_text.strip()
     bar = max(policy.unsure_below, SUBJECT_ONLY_SURE) if subject_only else policy.unsure_below
-    unsure = unreadable or prediction.confidence < bar
+    unparsed = any(d.startswith(UNPARSED) for d in mail.defects)
+    if unparsed:
+        reasons.append("its structure could not be read: only its words were classified")
+    unsure = unreadable or unparsed or prediction.confidence < bar
     if prediction.confidence < bar:
         reasons.append(f"unsure: confidence {prediction.confidence:.2f} < {bar:.2f}"
                        + (" (a subject and no text)" if subject_only else ""))

@@ -53,8 +53,9 @@ def _check_same(pipeline, corpus: list[Example], extra_rows, tolerance: float = 
 
 
 # scikit-learn's logistic regression and SGD keep float32 weights for float32 features and score in float32;
-# served scores are float64, so those two agree to float32's precision. The shipped svc-sigmoid to 1e-9.
-@pytest.mark.parametrize(("candidate", "tolerance"), [("svc-sigmoid", 1e-9), ("logreg", 2e-6), ("sgd-huber", 2e-6)])
+# served scores are float64, so those two agree to float32's precision: a float32 sum of a few hundred terms
+# is off by some 1e-6 (2.1e-6 seen on one of the nasty samples). The shipped svc-sigmoid to 1e-9.
+@pytest.mark.parametrize(("candidate", "tolerance"), [("svc-sigmoid", 1e-9), ("logreg", 1e-5), ("sgd-huber", 1e-5)])
 def test_served_probabilities_are_the_pipelines(candidate: str, tolerance: float, corpus: list[Example],  # type: ignore[no-untyped-def]
                                                 nasty_rows) -> None:
     """On the whole corpus (trained and held-out messages) and the nasty samples."""
