@@ -1280,5 +1280,5 @@ def _alert_owner(telegram: Any, marker: FaultMarker, reason: str, now: float) ->
     if marker.told_recently(reason, now):
         log.info("the owner was told of this fault on Telegram within the last %d hours", FAULT_REPEAT // 3600)
         return
-    if telegram.alert_now(f"🛑 <b>mentorbox stopped</b>\n{html.escape(reason)}"):
+    if telegram.alert_now(f"🛑 <b>mentorbox stopped</b>\n{html.escape(reason, quote=False)}"):
         marker.remember(reason, now)

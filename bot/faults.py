@@ -19,8 +19,8 @@ _STORE_FAULTS = (
                           "folder, then start it again"),
     ("unable to open database", "the state store cannot be opened ({path}): check that its folder exists and "
                                 "is writable"),
-    ("disk i/o error", "the state store's disk failed to read or write ({path}): check the disk (dmesg), then "
-                       "start mentorbox again"),
+    ("disk i/o error", "the state store could not be written or read ({path}: disk I/O error): check the free "
+                       "space, file size limits and the disk (dmesg), then start mentorbox again"),
     ("malformed", "the state store is damaged ({path}): move it aside and start mentorbox again (it starts a "
                   "new one and finds its drafts already in Drafts)"),
     ("not a database", "the state store is damaged ({path}): move it aside and start mentorbox again (it starts "

@@ -180,6 +180,7 @@ class TelegramService:
         """Thread-safe: send ``text`` (HTML) to every allowed chat now and wait for it, at most ``timeout``
         seconds; whether it went out. Not through the outbox: it tells the owner that mentorbox stops, and
         the state store that holds the outbox may be what failed."""
+        self.ready.wait(timeout)  # (a fault at start-up comes before the bot has connected)
         loop, app = self.loop, self.app
         if loop is None or app is None or loop.is_closed() or not self.ready.is_set():
             log.warning("the owner could not be told on Telegram: the bot is not connected")
