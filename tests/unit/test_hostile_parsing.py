@@ -33,7 +33,8 @@ _UNKNOWN = ["x-foobar", "", "utf-8*en", "utf\x00-8", "x" * 300, "../../etc/passw
 
 def _part(charset: str, cte: str, body: bytes) -> bytes:
     return (f"From: a@example.net\r\nSubject: =?{charset}?q?hello?=\r\nMIME-Version: 1.0\r\n"
-            f"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=\"{charset}\"\r\n"
+            f"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+            f"Content-Type: text/plain; charset=\"{charset}\"\r\n"
             f"Content-Transfer-Encoding: {cte}\r\n\r\n").encode("utf-8", "surrogateescape") + body + b"\r\n--b--\r\n"
 
 
