@@ -266,7 +266,7 @@ def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | 
     to = reply_address(mail)
     utf8_to = ""
     if to:
-        name = mail.sender_name if not mail.reply_to else ""
+        name = recipient_name(mail.sender_name) if not mail.reply_to else ""
         to = ascii_domain(to)
         if to.isascii():
             headers.append(("To", formataddr((name, to), charset="utf-8") if name else to))
@@ -294,6 +294,19 @@ def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | 
                 ("Content-Type", 'text/plain; charset="utf-8"'), ("Content-Transfer-Encoding", cte)]
     head = b"".join(_header_line(k, v, utf8=k == "To" and bool(utf8_to)) for k, v in headers)
     return head + b"\r\n" + body
+
+
+_ODD_NAME = re.compile(r"[<>@\"\\\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+"""What no real display name holds: angle brackets, '@', quotes and backslashes (which make a lax parser see
+an address inside the name), control and bidi characters (which make it show as something else)."""
+
+
+def recipient_name(name: str) -> str:
+    """The sender's display name as a draft's To shows it, or "" (the address alone) when it is one of the
+    names :data:`_ODD_NAME` describes, or longer than 100 characters: a name is shown to the owner beside
+    the address he sends to, and must not be able to look like another address."""
+    name = " ".join(name.split())
+    return "" if len(name) > 100 or _ODD_NAME.search(name) else name
 
 
 def ascii_domain(address: str) -> str:

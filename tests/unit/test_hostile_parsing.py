@@ -168,3 +168,14 @@ def test_every_hostile_fixture_gives_a_draft_to_one_address_at_most() -> None:
         assert parsed["Bcc"] is None and parsed["Cc"] is None, path.name
         to = parsed.get_all("To") or []
         assert len(to) <= 1 and (not to or len(to[0].addresses) == 1), (path.name, to)
+
+
+@pytest.mark.parametrize("name", ['"Dr \\"x@evil.example\\" <y@evil.example>"', '"\u202eyllaM"', '"' + "a " * 60 + '"',
+                                  '"a@b"', "=?utf-8?q?a=3Cb=40c=3E?="])
+def test_a_display_name_that_could_pass_for_an_address_is_left_out(name: str) -> None:
+    """Found by benchmarks/fuzz_mail.py: a quoted name holding quotes, '@' and '<...>' was written correctly,
+    but a lax parser (the stdlib's compat32 getaddresses) read two addresses out of the draft's To."""
+    mail = parse_mail(f"From: {name} <jane@uni.example>\r\nSubject: Hi\r\n\r\nCongrats!\r\n".encode())
+    draft = build_reply(mail, "Thanks!", OWNER)
+    assert b"\r\nTo: jane@uni.example\r\n" in draft
+    assert email.utils.getaddresses([email.message_from_bytes(draft)["To"]]) == [("", "jane@uni.example")]
