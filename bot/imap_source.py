@@ -176,20 +176,44 @@ def _close(client: imapclient.IMAPClient) -> None:
             pass
 
 
+DRAFT_NAMES = ("drafts", "draft")
+SENT_NAMES = ("sent", "sent items", "sent messages", "sent mail")
+
+
+def find_special_folder(client: imapclient.IMAPClient, flag: bytes, names: Sequence[str] = ()) -> str | None:
+    """The folder LIST flags with the SPECIAL-USE ``flag`` (RFC 6154), else one named like ``names``.
+
+    Written here rather than with imapclient's ``find_special_folder``, which compares the flag bytes as they
+    are: Cyrus sends ``\\drafts`` and ``\\sent`` in lower case (RFC 3501 makes flags case-insensitive), so a
+    Drafts folder called anything but "Drafts" (a French "Brouillons", a renamed folder) was never found. The
+    names are a fallback for servers without SPECIAL-USE, matched case-insensitively at the top level or
+    under ``INBOX`` (Courier and Cyrus without altnamespace put every folder under ``INBOX.``).
+    """
+    folders = client.list_folders()
+    wanted = flag.lower()
+    for flags, _sep, name in folders:
+        if any(isinstance(f, bytes) and f.lower() == wanted for f in flags):
+            return str(name)
+    for _flags, sep, name in folders:
+        delimiter = sep.decode() if isinstance(sep, bytes) else (sep or "")
+        parts = str(name).split(delimiter) if delimiter else [str(name)]
+        if parts[-1].lower() in names and (len(parts) == 1 or (len(parts) == 2 and parts[0].upper() == "INBOX")):
+            return str(name)
+    return None
+
+
 def find_drafts_folder(client: imapclient.IMAPClient, configured: str = "") -> str | None:
     """The configured drafts folder, else the one flagged SPECIAL-USE \\Drafts, else a folder named Drafts."""
     if configured:
         return configured
-    found = client.find_special_folder(DRAFTS)
-    return str(found) if found else None
+    return find_special_folder(client, DRAFTS, DRAFT_NAMES)
 
 
 def find_sent_folder(client: imapclient.IMAPClient, configured: str = "") -> str | None:
-    """The configured sent folder, else the one flagged SPECIAL-USE \\Sent."""
+    """The configured sent folder, else the one flagged SPECIAL-USE \\Sent, else a folder named Sent."""
     if configured:
         return configured
-    found = client.find_special_folder(SENT)
-    return str(found) if found else None
+    return find_special_folder(client, SENT, SENT_NAMES)
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,20 @@ def dovecot() -> Iterator[object]:
 
     with start_dovecot() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def cyrus() -> Iterator[object]:
+    """A real Cyrus IMAP on 127.0.0.1 for the whole session, unpacked from Debian's packages by
+    scripts/fetch-cyrus.sh. It fails with the server's log if it cannot start; it skips only outside CI, and
+    only when the packages cannot be downloaded."""
+    from tests.cyrus import CyrusUnavailable, start_cyrus
+
+    try:
+        server = start_cyrus()
+    except CyrusUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Cyrus is needed in CI: {exc}")
+        pytest.skip(f"Cyrus IMAP could not be downloaded: {exc}")
+    with server:
+        yield server
