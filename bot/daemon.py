@@ -747,9 +747,10 @@ class FolderWorker:
         a sync (and directly for what is left at its end), so no store access here: the store connection
         belongs to the worker's thread, which records the result."""
         result = LaneResult()
-        by_folder: dict[str, list[Any]] = {}
-        for item in drafts:
-            by_folder.setdefault(str(item.payload.get("folder") or self.drafts_folder), []).append(item)
+        # Every draft goes to the Drafts folder as found or configured now, not to the one it was first meant
+        # for: a draft the server refused because its folder was renamed would be offered to the old name for
+        # ever after the owner corrected drafts_folder.
+        by_folder: dict[str, list[Any]] = {str(self.drafts_folder): drafts} if drafts else {}
         for folder, group in by_folder.items():
             try:
                 got = mailbox.append(folder, [i.payload["message"] for i in group])
@@ -928,10 +929,10 @@ class FolderWorker:
             return
         fresh = []
         for item in items:
-            folder = str(item.payload.get("folder") or self.drafts_folder)
             if item.state == "claimed":  # we crashed between claiming and completing it: is it there already?
-                uid = mailbox.find_header(folder, "Message-ID", item.payload["message_id"])
-                if uid is not None:
+                found = self._stored_before(mailbox, item)
+                if found is not None:
+                    folder, uid = found
                     self.store.complete(item.id, str(uid), message_status="drafted", draft_ref=f"{folder}/{uid}")
                     continue
             fresh.append(item)
@@ -941,6 +942,19 @@ class FolderWorker:
             mailbox.select(self.folder, readonly=self._readonly)
         if fresh:
             self._drafts_stored(self._lane_step(mailbox, self.store.claim_all(fresh), []))  # nothing to overlap here
+
+    def _stored_before(self, mailbox: Mailbox, item: Any) -> tuple[str, int] | None:
+        """Where a draft claimed before a crash already is: in the Drafts folder of now, or in the one it was
+        first meant for if that still exists (drafts_folder changed in between). None: not stored yet."""
+        folders = [str(self.drafts_folder)]
+        first = str(item.payload.get("folder") or "")
+        if first and first not in folders and mailbox.exists(first):
+            folders.append(first)
+        for folder in folders:
+            uid = mailbox.find_header(folder, "Message-ID", item.payload["message_id"])
+            if uid is not None:
+                return folder, uid
+        return None
 
     # ------------------------------------------------------------------ the loop
 

@@ -405,6 +405,11 @@ class Mailbox:
                 out[uid] = raw
         return out
 
+    def exists(self, folder: str) -> bool:
+        """Whether ``folder`` exists (a folder the config once named may have been renamed since)."""
+        with self._guard(f"list {folder!r}"):
+            return bool(self.client.folder_exists(folder))
+
     def find_header(self, folder: str, name: str, value: str) -> int | None:
         """The UID of a message in ``folder`` whose header ``name`` contains ``value`` (e.g. our draft's id)."""
         self.select(folder, readonly=True)
