@@ -48,6 +48,7 @@ from bot.imap_source import (
     ImapAuthError,
     ImapConnectError,
     Mailbox,
+    UidsUnreliable,
     connect,
     find_drafts_folder,
     find_sent_folder,
@@ -73,6 +74,10 @@ NET_RETRY = (1.0, 300.0)
 DRAFT_RETRY = 600.0
 """Seconds before drafts the server refused (over quota, folder gone) are offered again. They never expire:
 a draft waits as long as the mailbox stays full."""
+
+UIDVALIDITY_FLAP = 1800.0
+"""A folder whose UIDVALIDITY changes again within this many seconds of its last change is on a server that
+cannot keep UIDs (see :class:`bot.imap_source.UidsUnreliable`), not one whose mailbox was restored."""
 
 FILING_RETRY = 600.0
 """Seconds before a tag or move the server refused is tried again."""
@@ -327,9 +332,24 @@ class FolderWorker:
             log.info("first sync: mail since %s", since, extra=where)
             return self._open(Window(uidvalidity, limit, since, resync=False))
         old = stored.uidvalidity if stored is not None else state[0] if state is not None else 0
+        window = self._open(Window(uidvalidity, limit, self._first_since(), resync=True))
+        self._uidvalidity_changed(old, uidvalidity)
         log.warning("UIDVALIDITY of %s changed from %d to %d: re-syncing by Message-ID", self.folder, old,
                     uidvalidity, extra=where)
-        return self._open(Window(uidvalidity, limit, self._first_since(), resync=True))
+        return window
+
+    def _uidvalidity_changed(self, old: int, new: int) -> None:
+        """Note the time of a UIDVALIDITY change; raise :class:`UidsUnreliable` if the last one was less than
+        :data:`UIDVALIDITY_FLAP` seconds ago. A mailbox restored from a backup or rebuilt changes once; a
+        server that changes it again and again cannot keep UIDs, and every re-sync would read the folder
+        anew. The re-sync window is stored first, so a server that has become steady just goes on."""
+        key = f"uidvalidity-changed:{self.account.name}/{self.folder}"
+        now = self.services.clock()
+        last = self.store.setting(key)
+        self.store.set_setting(key, repr(now))
+        if last and now - float(last) < UIDVALIDITY_FLAP:
+            raise UidsUnreliable(self.account.host, self.folder, f"the UIDVALIDITY of {self.folder!r} changed again "
+                                 f"after {now - float(last):.0f} s, now from {old} to {new}")
 
     def _first_since(self) -> date | None:
         """The date the folder's first start took mail from; for a store from before that was kept, the day

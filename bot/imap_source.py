@@ -65,6 +65,25 @@ class ActionRefused(MentorboxError):
         self.what, self.reason = what, reason
 
 
+class UidsUnreliable(MentorboxError):
+    """The server cannot keep message UIDs: its UIDVALIDITY changes again and again, or UID SEARCH does not
+    find the messages SELECT counts (GNU imap4d on Maildir does both).
+
+    A UID is the only handle IMAP gives on a message, so on such a server no client can tell new mail from
+    old: reconnecting mends nothing, and going on would triage nothing or everything again. The owner has to
+    hear it in plain words, with what to do.
+    """
+
+    def __init__(self, host: str, folder: str, fault: str) -> None:
+        super().__init__(
+            f"IMAP server {host} {UIDS_UNRELIABLE} ({fault}), so mentorbox cannot tell new mail in {folder!r} from "
+            f"old and has stopped reading it: have the server's admin repair its UID database, or use another "
+            f"IMAP server (GNU imap4d with Maildir is known to do this; Dovecot and Cyrus are not)")
+
+
+UIDS_UNRELIABLE = "cannot keep message UIDs"
+
+
 def ssl_context(account: ImapAccount) -> ssl.SSLContext:
     """A verifying TLS context, trusting ``ca_file`` in addition to the system store when set.
 
@@ -306,6 +325,8 @@ class Mailbox:
                              for c in self.client.capabilities()}
         self.selected: str | None = None
         self._exists = 0
+        self._uidvalidity: dict[str, int] = {}
+        """The UIDVALIDITY each folder had when this connection first selected it (see :meth:`select`)."""
 
     @property
     def has_idle(self) -> bool:
@@ -316,13 +337,23 @@ class Mailbox:
         return _Translate(self.account, what, refusal)
 
     def select(self, folder: str, *, readonly: bool = True) -> tuple[int, int]:
-        """Select a folder (EXAMINE when read-only); return ``(uidvalidity, uidnext)``."""
+        """Select a folder (EXAMINE when read-only); return ``(uidvalidity, uidnext)``.
+
+        Raises :class:`UidsUnreliable` when the folder's UIDVALIDITY is not the one it had at this
+        connection's first SELECT of it: a folder recreated under a live session is too rare to be it, a
+        server that makes up UIDVALIDITY at every EXAMINE (GNU imap4d on Maildir) is not.
+        """
         with self._guard(f"select {folder!r}"):
             info = self.client.select_folder(folder, readonly=readonly)
         self.selected = folder
         self._exists = int(info.get(b"EXISTS", 0))
         self._pending_exists()  # what SELECT itself reported is known now
-        return int(info.get(b"UIDVALIDITY", 0)), int(info.get(b"UIDNEXT", 0))
+        uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        first = self._uidvalidity.setdefault(folder, uidvalidity)
+        if uidvalidity != first:
+            raise UidsUnreliable(self.account.host, folder, f"the UIDVALIDITY of {folder!r} went from {first} to "
+                                 f"{uidvalidity} within one connection")
+        return uidvalidity, int(info.get(b"UIDNEXT", 0))
 
     def _pending_exists(self) -> int | None:
         """The latest message count the server announced *during other commands* since we last looked.
@@ -344,10 +375,22 @@ class Mailbox:
         return latest
 
     def uids_after(self, last_uid: int) -> list[int]:
-        """UIDs above ``last_uid``. ``UID n:*`` always returns the highest UID, even below n: filtered."""
+        """UIDs above ``last_uid``. ``UID n:*`` always returns the highest UID, even below n: filtered.
+
+        So in a folder that holds messages the answer is never empty: if it is, and no message was expunged
+        meanwhile, the server cannot find its own messages by UID (:class:`UidsUnreliable`).
+        """
         with self._guard("search"):
             found = self.client.search(["UID", f"{last_uid + 1}:*"])
+        if not found and self._exists > 0 and not self._expunged():
+            raise UidsUnreliable(self.account.host, str(self.selected), f"{self.selected!r} holds {self._exists} "
+                                 f"messages but UID SEARCH UID {last_uid + 1}:* found none of them")
         return sorted(uid for uid in found if uid > last_uid)
+
+    def _expunged(self) -> bool:
+        """Whether the server announced an expunge since the folder was selected (so EXISTS is out of date)."""
+        pending = getattr(getattr(self.client, "_imap", None), "untagged_responses", None)
+        return isinstance(pending, dict) and bool(pending.get("EXPUNGE") or pending.get("VANISHED"))
 
     def uids_since(self, day: date) -> list[int]:
         """UIDs of messages that arrived on or after ``day`` (for the first start and backfills)."""
