@@ -325,6 +325,8 @@ class Mailbox:
                              for c in self.client.capabilities()}
         self.selected: str | None = None
         self._exists = 0
+        self._personal: tuple[str, str] | None = None
+        """The personal namespace's prefix and separator, asked for once (see :meth:`server_name`)."""
         self._uidvalidity: dict[str, int] = {}
         """The UIDVALIDITY each folder had when this connection first selected it (see :meth:`select`)."""
 
@@ -523,6 +525,27 @@ class Mailbox:
         with self._guard("store keyword", refusal=f"tag messages with {keyword!r}"):
             self.client.add_flags(list(uids), [keyword.encode()], silent=True)
 
+    def server_name(self, folder: str) -> str:
+        """A folder name from the config (``/`` between levels: ``Triage/Other``) as this server spells it.
+
+        Courier, and Cyrus without altnamespace, keep every personal folder under ``INBOX.`` with ``.`` between
+        levels, refuse ``Triage/Other`` as a name and any folder outside INBOX: there it is
+        ``INBOX.Triage.Other``. A name already under the prefix, INBOX itself, and every name on a server
+        without a prefix and with ``/`` as separator (Dovecot's usual layout) are left as they are.
+        """
+        if self._personal is None:
+            self._personal = ("", "/")
+            if "NAMESPACE" in self.capabilities:
+                with self._guard("namespace"):
+                    personal = self.client.namespace().personal
+                if personal and personal[0]:
+                    prefix, sep = personal[0][0], personal[0][1]
+                    self._personal = (str(prefix or ""), str(sep or "/"))
+        prefix, sep = self._personal
+        if folder.upper() == "INBOX" or (prefix and folder.upper().startswith(prefix.upper())):
+            return folder
+        return prefix + (folder.replace("/", sep) if sep != "/" else folder)
+
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move originals to ``folder`` (created if missing): MOVE, or COPY + delete where MOVE is missing.
 
@@ -531,6 +554,7 @@ class Mailbox:
         on a broken link.
         """
         with self._guard("move", refusal=f"move messages to {folder!r}"):
+            folder = self.server_name(folder)
             if not self.client.folder_exists(folder):
                 self.client.create_folder(folder)
             if "MOVE" in self.capabilities:

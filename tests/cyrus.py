@@ -48,8 +48,8 @@ sasl_auxprop_plugin: sasldb
 sasl_sasldb_path: {d}/sasldb2
 sasl_mech_list: PLAIN LOGIN
 allowplaintext: yes
-altnamespace: yes
-unixhierarchysep: yes
+altnamespace: {altnamespace}
+unixhierarchysep: {altnamespace}
 autocreate_quota: 0
 autocreate_inbox_folders: Drafts|Sent|Trash
 autocreate_subscribe_folders: Drafts|Sent|Trash
@@ -177,8 +177,12 @@ def _env(root: Path) -> dict[str, str]:
     return {**os.environ, "LD_LIBRARY_PATH": libs, "SASL_PATH": f"{root}/usr/lib/{ARCH}/sasl2"}
 
 
-def start_cyrus() -> Cyrus:
-    """Start a server or raise RuntimeError with its output and log (CyrusUnavailable: nothing to start)."""
+def start_cyrus(*, altnamespace: bool = True) -> Cyrus:
+    """Start a server or raise RuntimeError with its output and log (CyrusUnavailable: nothing to start).
+
+    ``altnamespace=False`` gives Cyrus's classic layout, Courier's too: every folder under ``INBOX.``, with
+    ``.`` as separator (``INBOX.Drafts``); a user may create no folder outside INBOX.
+    """
     root = unpack()
     bin_dir = root / "usr" / "lib" / "cyrus" / "bin"
     d = tempfile.mkdtemp(prefix="cy", dir="/tmp")
@@ -193,7 +197,8 @@ def start_cyrus() -> Cyrus:
     )
     p1, p2 = _free_port(), _free_port()
     group = grp.getgrgid(who.pw_gid).gr_name
-    Path(d, "imapd.conf").write_text(IMAPD_CONF.format(d=d, user=who.pw_name, group=group))
+    Path(d, "imapd.conf").write_text(IMAPD_CONF.format(d=d, user=who.pw_name, group=group,
+                                                           altnamespace="yes" if altnamespace else "no"))
     Path(d, "cyrus.conf").write_text(CYRUS_CONF.format(d=d, bin=bin_dir, p1=p1, p2=p2))
     env = _env(root)
     for user in USERS:

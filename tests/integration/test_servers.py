@@ -138,3 +138,37 @@ def test_check_config_fails_when_no_drafts_folder_is_found(cyrus, config_file: P
         assert "no Drafts folder found" in done.stdout and "drafts_folder" in done.stdout
         assert "all checks passed" not in done.stdout and "Traceback" not in done.stderr
         set_special_use(client, "Entwürfe", "\\Drafts")  # for the next test's clean-up
+
+
+@pytest.fixture(scope="module")
+def cyrus_classic() -> Iterator[Any]:
+    """Cyrus in its classic layout (Courier's too): every folder under ``INBOX.``, ``.`` as separator."""
+    from tests.conftest import cyrus_or_skip
+    from tests.cyrus import start_cyrus
+
+    with cyrus_or_skip(lambda: start_cyrus(altnamespace=False)) as server:
+        yield server
+
+
+def test_moves_go_under_inbox_where_the_server_keeps_every_folder(cyrus_classic, config_file: Path,  # type: ignore[no-untyped-def]
+                                                                  env: dict[str, str]) -> None:
+    """Given a server whose personal folders all live under ``INBOX.`` (it refuses ``Triage/Other`` as a
+    name and any folder outside INBOX), when originals are moved to ``Triage/Other`` as configured, then
+    they land in ``INBOX.Triage.Other``, and the drafts in ``INBOX.Drafts`` (found by its flag)."""
+    client = cyrus_classic.client()
+    try:
+        for raw in _samples():
+            client.append("INBOX", raw)
+        config = with_imap(config_file, cyrus_classic, 'move_to_folders = { other = "Triage/Other" }\n')
+        done = run("run", "--once", "--config", str(config), env=env)
+        assert done.returncode == 0, done.stderr
+        assert "refused" not in done.stderr, done.stderr
+        rows = _rows(config)
+        others = [r for r in rows if r["label"] == "other"]
+        client.select_folder("INBOX.Triage.Other", readonly=True)
+        assert len(client.search("ALL")) == len(others) > 0
+        client.select_folder("INBOX", readonly=True)
+        assert len(client.search("ALL")) == len(rows) - len(others)
+        assert len(_drafts_in(client, "INBOX.Drafts")) == sum(1 for r in rows if r["label"] in ANSWERED) > 0
+    finally:
+        client.logout()
