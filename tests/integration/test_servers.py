@@ -1,4 +1,7 @@
-"""The daemon's main paths against each real server the suite runs: Dovecot and Cyrus IMAP.
+"""The daemon against each real server the suite runs, Dovecot and Cyrus IMAP, where they differ.
+
+(The main paths run on both in test_daemon.py: ``run --once`` drafting and a second run adding nothing,
+IDLE picking up new mail.)
 
 Cyrus differs from Dovecot where it matters here: it sends SPECIAL-USE flags in lower case (``\\drafts``), a
 renamed Drafts folder keeps its flag, it refuses to delete a special-use folder, and its IDLE is served by a
@@ -8,9 +11,6 @@ separate ``idled``.
 from __future__ import annotations
 
 import email
-import re
-import signal
-import time
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
@@ -21,7 +21,7 @@ import pytest
 from tests.cyrus import set_special_use
 from tests.dovecot import Dovecot, clean_client, start_dovecot
 from tests.integration.conftest import with_imap
-from tests.integration.test_daemon import ANSWERED, _rows, _sample_messages, _start_daemon
+from tests.integration.test_daemon import ANSWERED, _rows, _sample_messages, crlf
 from tests.test_cli import run
 
 SAMPLE = 16
@@ -30,7 +30,7 @@ SAMPLE = 16
 
 def _samples() -> list[bytes]:
     """The first sample messages with CRLF line ends (Cyrus refuses "bare newlines", as RFC 5322 allows it to)."""
-    return [re.sub(rb"\r?\n", b"\r\n", raw) for raw in _sample_messages()[:SAMPLE]]
+    return crlf(_sample_messages()[:SAMPLE])
 
 
 def _drafts_in(client, folder: str) -> list[email.message.EmailMessage]:  # type: ignore[no-untyped-def]
@@ -41,52 +41,6 @@ def _drafts_in(client, folder: str) -> list[email.message.EmailMessage]:  # type
     client.unselect_folder()
     assert all(b"\\Draft" in item[b"FLAGS"] for item in data.values())
     return [email.message_from_bytes(item[b"BODY[]"], policy=policy.default) for item in data.values()]
-
-
-def test_run_once_drafts_and_a_second_run_adds_nothing(server_imap, server_config: Path,  # type: ignore[no-untyped-def]
-                                                       env: dict[str, str]) -> None:
-    """Given sample mail in INBOX, when ``run --once`` runs twice, then every message is recorded once, each
-    one that deserves an answer has one threaded draft in Drafts, nothing is marked read, and the second run
-    adds nothing."""
-    messages = _samples()
-    for raw in messages:  # (imapclient's multiappend sends what Cyrus calls "Missing required argument")
-        server_imap.append("INBOX", raw)
-    done = run("run", "--once", "--config", str(server_config), env=env)
-    assert done.returncode == 0, done.stderr
-    rows = _rows(server_config)
-    assert len(rows) == len(messages)
-    drafts = _drafts_in(server_imap, "Drafts")
-    deserving = {r["message_id"] for r in rows if r["label"] in ANSWERED}
-    assert deserving and {str(d["In-Reply-To"]) for d in drafts} == deserving and len(drafts) == len(deserving)
-    server_imap.select_folder("INBOX", readonly=True)
-    flags = server_imap.get_flags(server_imap.search("ALL"))
-    assert len(flags) == len(messages) and not [f for f in flags.values() if b"\\Seen" in f]
-
-    again = run("run", "--once", "--config", str(server_config), env=env)
-    assert again.returncode == 0, again.stderr
-    assert len(_drafts_in(server_imap, "Drafts")) == len(drafts) and len(_rows(server_config)) == len(messages)
-
-
-def test_idle_picks_up_new_mail(server_imap, server_config: Path, env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    """Given the daemon idling on INBOX, when a message arrives, then its draft is in Drafts within seconds,
-    and SIGTERM ends the daemon cleanly."""
-    proc = _start_daemon(server_config, env)
-    try:
-        time.sleep(1.0)
-        server_imap.append("INBOX", b"From: Jane Roe <jane@deepmind.com>\r\nSubject: Referral\r\n"
-                                    b"Message-ID: <idle-servers@x>\r\n\r\nHi Kai, I'd like to refer you for a "
-                                    b"research engineer role on my team. HR will reach out within two weeks.\r\n")
-        started = time.monotonic()
-        while time.monotonic() - started < 15 and not _drafts_in(server_imap, "Drafts"):
-            time.sleep(0.2)
-        latency = time.monotonic() - started
-        assert [str(d["In-Reply-To"]) for d in _drafts_in(server_imap, "Drafts")] == ["<idle-servers@x>"]
-        assert latency < 5
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(15)
-        stderr = proc.stderr.read() if proc.stderr else ""
-    assert code == 0, stderr
 
 
 @pytest.fixture(scope="module")
