@@ -301,6 +301,8 @@ def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str
             bad(f"account {account.name!r}: no Drafts folder found (none is flagged \\Drafts or named Drafts): "
                 f"set drafts_folder (in [imap], or in the account's [[accounts]] entry) to the folder your mail "
                 f"program keeps drafts in")
+        for fault in result.uid_faults:
+            bad(f"account {account.name!r}: {fault}")
         for missing in result.missing_folders:
             bad(f"account {account.name!r}: folder {missing!r} does not exist")
     if config.telegram.enabled:

@@ -243,6 +243,8 @@ class ProbeResult:
     folders: dict[str, int]
     drafts_folder: str | None
     missing_folders: tuple[str, ...]
+    uid_faults: tuple[str, ...] = ()
+    """One line per folder where the server cannot find its messages by UID (see :class:`UidsUnreliable`)."""
 
 
 def probe(account: ImapAccount) -> ProbeResult:
@@ -253,20 +255,33 @@ def probe(account: ImapAccount) -> ProbeResult:
         existing = {str(name) for _, _, name in client.list_folders()}
         folders: dict[str, int] = {}
         missing = []
+        faults = []
         for folder in account.folders:
             if folder not in existing:
                 missing.append(folder)
                 continue
             status = client.folder_status(folder, [b"MESSAGES"])
             folders[folder] = int(status.get(b"MESSAGES", 0))
+            fault = _uid_fault(client, folder)
+            if fault:
+                faults.append(str(UidsUnreliable(account.host, folder, fault)))
         drafts = find_drafts_folder(client, account.drafts_folder)
         if drafts and drafts not in existing:
             missing.append(drafts)
-        return ProbeResult(caps, folders, drafts, tuple(missing))
+        return ProbeResult(caps, folders, drafts, tuple(missing), tuple(faults))
     except (OSError, IMAPClientError) as exc:
         raise ImapConnectError(f"IMAP error on {account.host}: {REDACTOR.redact(str(exc))}") from None
     finally:
         _close(client)
+
+
+def _uid_fault(client: imapclient.IMAPClient, folder: str) -> str:
+    """What is wrong with the server's UIDs in ``folder`` ("" if nothing): its messages must be found by
+    ``UID SEARCH UID 1:*``, as the daemon finds them. Read-only (EXAMINE)."""
+    count = int(client.select_folder(folder, readonly=True).get(b"EXISTS", 0))
+    if count and not client.search(["UID", "1:*"]):
+        return f"{folder!r} holds {count} messages but UID SEARCH UID 1:* found none of them"
+    return ""
 
 
 def fetch_folder(account: ImapAccount, folder: str, *, batch: int = 200, limit: int = 20_000) -> list[tuple[str, bytes]]:

@@ -110,3 +110,15 @@ def test_a_uidvalidity_that_changes_at_every_run_is_named(dovecot: Dovecot, rela
         time.sleep(1.1)  # a new second: a new UIDVALIDITY
     assert outcomes == [(0, False, False), (0, False, False), (1, True, False)], done.stderr
     assert "changed again after" in done.stderr
+
+
+@pytest.mark.parametrize("relay", [pytest.param(_imap4d, id="imap4d")], indirect=True)
+def test_check_config_names_a_server_that_cannot_keep_uids(dovecot: Dovecot, relay: RecordingProxy,
+                                                           config_file: Path, env: dict[str, str]) -> None:
+    """Given the same server, when ``check-config --connect`` runs, then it fails on that line before the
+    owner ever starts the daemon."""
+    with clean_client(dovecot) as client:
+        client.multiappend("INBOX", _sample_messages()[:3])
+        done = run("check-config", "--connect", "--config", str(_configured(config_file, relay)), env=env)
+    assert done.returncode == 1, done.stdout
+    assert ADVICE in done.stdout and "3 messages" in done.stdout and "all checks passed" not in done.stdout
