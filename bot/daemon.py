@@ -51,6 +51,7 @@ from bot.imap_source import (
     ImapAuthError,
     ImapConnectError,
     Mailbox,
+    UidsUnreliable,
     connect,
     find_drafts_folder,
     find_sent_folder,
@@ -76,6 +77,10 @@ NET_RETRY = (1.0, 300.0)
 DRAFT_RETRY = 600.0
 """Seconds before drafts the server refused (over quota, folder gone) are offered again. They never expire:
 a draft waits as long as the mailbox stays full."""
+
+UIDVALIDITY_FLAP = 1800.0
+"""A folder whose UIDVALIDITY changes again within this many seconds of its last change is on a server that
+cannot keep UIDs (see :class:`bot.imap_source.UidsUnreliable`), not one whose mailbox was restored."""
 
 FILING_RETRY = 600.0
 """Seconds before a tag or move the server refused is tried again."""
@@ -330,9 +335,24 @@ class FolderWorker:
             log.info("first sync: mail since %s", since, extra=where)
             return self._open(Window(uidvalidity, limit, since, resync=False))
         old = stored.uidvalidity if stored is not None else state[0] if state is not None else 0
+        window = self._open(Window(uidvalidity, limit, self._first_since(), resync=True))
+        self._uidvalidity_changed(old, uidvalidity)
         log.warning("UIDVALIDITY of %s changed from %d to %d: re-syncing by Message-ID", self.folder, old,
                     uidvalidity, extra=where)
-        return self._open(Window(uidvalidity, limit, self._first_since(), resync=True))
+        return window
+
+    def _uidvalidity_changed(self, old: int, new: int) -> None:
+        """Note the time of a UIDVALIDITY change; raise :class:`UidsUnreliable` if the last one was less than
+        :data:`UIDVALIDITY_FLAP` seconds ago. A mailbox restored from a backup or rebuilt changes once; a
+        server that changes it again and again cannot keep UIDs, and every re-sync would read the folder
+        anew. The re-sync window is stored first, so a server that has become steady just goes on."""
+        key = f"uidvalidity-changed:{self.account.name}/{self.folder}"
+        now = self.services.clock()
+        last = self.store.setting(key)
+        self.store.set_setting(key, repr(now))
+        if last and now - float(last) < UIDVALIDITY_FLAP:
+            raise UidsUnreliable(self.account.host, self.folder, f"the UIDVALIDITY of {self.folder!r} changed again "
+                                 f"after {now - float(last):.0f} s, now from {old} to {new}")
 
     def _first_since(self) -> date | None:
         """The date the folder's first start took mail from; for a store from before that was kept, the day
@@ -778,9 +798,10 @@ class FolderWorker:
         a sync (and directly for what is left at its end), so no store access here: the store connection
         belongs to the worker's thread, which records the result."""
         result = LaneResult()
-        by_folder: dict[str, list[Any]] = {}
-        for item in drafts:
-            by_folder.setdefault(str(item.payload.get("folder") or self.drafts_folder), []).append(item)
+        # Every draft goes to the Drafts folder as found or configured now, not to the one it was first meant
+        # for: a draft the server refused because its folder was renamed would be offered to the old name for
+        # ever after the owner corrected drafts_folder.
+        by_folder: dict[str, list[Any]] = {str(self.drafts_folder): drafts} if drafts else {}
         for folder, group in by_folder.items():
             try:
                 got = mailbox.append(folder, [i.payload["message"] for i in group])
@@ -956,10 +977,10 @@ class FolderWorker:
             return
         fresh = []
         for item in items:
-            folder = str(item.payload.get("folder") or self.drafts_folder)
             if item.state == "claimed":  # we crashed between claiming and completing it: is it there already?
-                uid = mailbox.find_header(folder, "Message-ID", item.payload["message_id"])
-                if uid is not None:
+                found = self._stored_before(mailbox, item)
+                if found is not None:
+                    folder, uid = found
                     self.store.complete(item.id, str(uid), message_status="drafted", draft_ref=f"{folder}/{uid}")
                     continue
             fresh.append(item)
@@ -969,6 +990,19 @@ class FolderWorker:
             mailbox.select(self.folder, readonly=self._readonly)
         if fresh:
             self._drafts_stored(self._lane_step(mailbox, self.store.claim_all(fresh), []))  # nothing to overlap here
+
+    def _stored_before(self, mailbox: Mailbox, item: Any) -> tuple[str, int] | None:
+        """Where a draft claimed before a crash already is: in the Drafts folder of now, or in the one it was
+        first meant for if that still exists (drafts_folder changed in between). None: not stored yet."""
+        folders = [str(self.drafts_folder)]
+        first = str(item.payload.get("folder") or "")
+        if first and first not in folders and mailbox.exists(first):
+            folders.append(first)
+        for folder in folders:
+            uid = mailbox.find_header(folder, "Message-ID", item.payload["message_id"])
+            if uid is not None:
+                return folder, uid
+        return None
 
     # ------------------------------------------------------------------ the loop
 

@@ -65,6 +65,25 @@ class ActionRefused(MentorboxError):
         self.what, self.reason = what, reason
 
 
+class UidsUnreliable(MentorboxError):
+    """The server cannot keep message UIDs: its UIDVALIDITY changes again and again, or UID SEARCH does not
+    find the messages SELECT counts (GNU imap4d on Maildir does both).
+
+    A UID is the only handle IMAP gives on a message, so on such a server no client can tell new mail from
+    old: reconnecting mends nothing, and going on would triage nothing or everything again. The owner has to
+    hear it in plain words, with what to do.
+    """
+
+    def __init__(self, host: str, folder: str, fault: str) -> None:
+        super().__init__(
+            f"IMAP server {host} {UIDS_UNRELIABLE} ({fault}), so mentorbox cannot tell new mail in {folder!r} from "
+            f"old and has stopped reading it: have the server's admin repair its UID database, or use another "
+            f"IMAP server (GNU imap4d with Maildir is known to do this; Dovecot and Cyrus are not)")
+
+
+UIDS_UNRELIABLE = "cannot keep message UIDs"
+
+
 def ssl_context(account: ImapAccount) -> ssl.SSLContext:
     """A verifying TLS context, trusting ``ca_file`` in addition to the system store when set.
 
@@ -176,20 +195,44 @@ def _close(client: imapclient.IMAPClient) -> None:
             pass
 
 
+DRAFT_NAMES = ("drafts", "draft")
+SENT_NAMES = ("sent", "sent items", "sent messages", "sent mail")
+
+
+def find_special_folder(client: imapclient.IMAPClient, flag: bytes, names: Sequence[str] = ()) -> str | None:
+    """The folder LIST flags with the SPECIAL-USE ``flag`` (RFC 6154), else one named like ``names``.
+
+    Written here rather than with imapclient's ``find_special_folder``, which compares the flag bytes as they
+    are: Cyrus sends ``\\drafts`` and ``\\sent`` in lower case (RFC 3501 makes flags case-insensitive), so a
+    Drafts folder called anything but "Drafts" (a French "Brouillons", a renamed folder) was never found. The
+    names are a fallback for servers without SPECIAL-USE, matched case-insensitively at the top level or
+    under ``INBOX`` (Courier and Cyrus without altnamespace put every folder under ``INBOX.``).
+    """
+    folders = client.list_folders()
+    wanted = flag.lower()
+    for flags, _sep, name in folders:
+        if any(isinstance(f, bytes) and f.lower() == wanted for f in flags):
+            return str(name)
+    for _flags, sep, name in folders:
+        delimiter = sep.decode() if isinstance(sep, bytes) else (sep or "")
+        parts = str(name).split(delimiter) if delimiter else [str(name)]
+        if parts[-1].lower() in names and (len(parts) == 1 or (len(parts) == 2 and parts[0].upper() == "INBOX")):
+            return str(name)
+    return None
+
+
 def find_drafts_folder(client: imapclient.IMAPClient, configured: str = "") -> str | None:
     """The configured drafts folder, else the one flagged SPECIAL-USE \\Drafts, else a folder named Drafts."""
     if configured:
         return configured
-    found = client.find_special_folder(DRAFTS)
-    return str(found) if found else None
+    return find_special_folder(client, DRAFTS, DRAFT_NAMES)
 
 
 def find_sent_folder(client: imapclient.IMAPClient, configured: str = "") -> str | None:
-    """The configured sent folder, else the one flagged SPECIAL-USE \\Sent."""
+    """The configured sent folder, else the one flagged SPECIAL-USE \\Sent, else a folder named Sent."""
     if configured:
         return configured
-    found = client.find_special_folder(SENT)
-    return str(found) if found else None
+    return find_special_folder(client, SENT, SENT_NAMES)
 
 
 @dataclass(frozen=True)
@@ -200,6 +243,8 @@ class ProbeResult:
     folders: dict[str, int]
     drafts_folder: str | None
     missing_folders: tuple[str, ...]
+    uid_faults: tuple[str, ...] = ()
+    """One line per folder where the server cannot find its messages by UID (see :class:`UidsUnreliable`)."""
 
 
 def probe(account: ImapAccount) -> ProbeResult:
@@ -210,20 +255,33 @@ def probe(account: ImapAccount) -> ProbeResult:
         existing = {str(name) for _, _, name in client.list_folders()}
         folders: dict[str, int] = {}
         missing = []
+        faults = []
         for folder in account.folders:
             if folder not in existing:
                 missing.append(folder)
                 continue
             status = client.folder_status(folder, [b"MESSAGES"])
             folders[folder] = int(status.get(b"MESSAGES", 0))
+            fault = _uid_fault(client, folder)
+            if fault:
+                faults.append(str(UidsUnreliable(account.host, folder, fault)))
         drafts = find_drafts_folder(client, account.drafts_folder)
         if drafts and drafts not in existing:
             missing.append(drafts)
-        return ProbeResult(caps, folders, drafts, tuple(missing))
+        return ProbeResult(caps, folders, drafts, tuple(missing), tuple(faults))
     except (OSError, IMAPClientError) as exc:
         raise ImapConnectError(f"IMAP error on {account.host}: {REDACTOR.redact(str(exc))}") from None
     finally:
         _close(client)
+
+
+def _uid_fault(client: imapclient.IMAPClient, folder: str) -> str:
+    """What is wrong with the server's UIDs in ``folder`` ("" if nothing): its messages must be found by
+    ``UID SEARCH UID 1:*``, as the daemon finds them. Read-only (EXAMINE)."""
+    count = int(client.select_folder(folder, readonly=True).get(b"EXISTS", 0))
+    if count and not client.search(["UID", "1:*"]):
+        return f"{folder!r} holds {count} messages but UID SEARCH UID 1:* found none of them"
+    return ""
 
 
 def fetch_folder(account: ImapAccount, folder: str, *, batch: int = 200, limit: int = 20_000) -> list[tuple[str, bytes]]:
@@ -282,6 +340,10 @@ class Mailbox:
                              for c in self.client.capabilities()}
         self.selected: str | None = None
         self._exists = 0
+        self._personal: tuple[str, str] | None = None
+        """The personal namespace's prefix and separator, asked for once (see :meth:`server_name`)."""
+        self._uidvalidity: dict[str, int] = {}
+        """The UIDVALIDITY each folder had when this connection first selected it (see :meth:`select`)."""
 
     @property
     def has_idle(self) -> bool:
@@ -292,13 +354,23 @@ class Mailbox:
         return _Translate(self.account, what, refusal)
 
     def select(self, folder: str, *, readonly: bool = True) -> tuple[int, int]:
-        """Select a folder (EXAMINE when read-only); return ``(uidvalidity, uidnext)``."""
+        """Select a folder (EXAMINE when read-only); return ``(uidvalidity, uidnext)``.
+
+        Raises :class:`UidsUnreliable` when the folder's UIDVALIDITY is not the one it had at this
+        connection's first SELECT of it: a folder recreated under a live session is too rare to be it, a
+        server that makes up UIDVALIDITY at every EXAMINE (GNU imap4d on Maildir) is not.
+        """
         with self._guard(f"select {folder!r}"):
             info = self.client.select_folder(folder, readonly=readonly)
         self.selected = folder
         self._exists = int(info.get(b"EXISTS", 0))
         self._pending_exists()  # what SELECT itself reported is known now
-        return int(info.get(b"UIDVALIDITY", 0)), int(info.get(b"UIDNEXT", 0))
+        uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        first = self._uidvalidity.setdefault(folder, uidvalidity)
+        if uidvalidity != first:
+            raise UidsUnreliable(self.account.host, folder, f"the UIDVALIDITY of {folder!r} went from {first} to "
+                                 f"{uidvalidity} within one connection")
+        return uidvalidity, int(info.get(b"UIDNEXT", 0))
 
     def _pending_exists(self) -> int | None:
         """The latest message count the server announced *during other commands* since we last looked.
@@ -320,10 +392,22 @@ class Mailbox:
         return latest
 
     def uids_after(self, last_uid: int) -> list[int]:
-        """UIDs above ``last_uid``. ``UID n:*`` always returns the highest UID, even below n: filtered."""
+        """UIDs above ``last_uid``. ``UID n:*`` always returns the highest UID, even below n: filtered.
+
+        So in a folder that holds messages the answer is never empty: if it is, and no message was expunged
+        meanwhile, the server cannot find its own messages by UID (:class:`UidsUnreliable`).
+        """
         with self._guard("search"):
             found = self.client.search(["UID", f"{last_uid + 1}:*"])
+        if not found and self._exists > 0 and not self._expunged():
+            raise UidsUnreliable(self.account.host, str(self.selected), f"{self.selected!r} holds {self._exists} "
+                                 f"messages but UID SEARCH UID {last_uid + 1}:* found none of them")
         return sorted(uid for uid in found if uid > last_uid)
+
+    def _expunged(self) -> bool:
+        """Whether the server announced an expunge since the folder was selected (so EXISTS is out of date)."""
+        pending = getattr(getattr(self.client, "_imap", None), "untagged_responses", None)
+        return isinstance(pending, dict) and bool(pending.get("EXPUNGE") or pending.get("VANISHED"))
 
     def uids_since(self, day: date) -> list[int]:
         """UIDs of messages that arrived on or after ``day`` (for the first start and backfills)."""
@@ -380,6 +464,11 @@ class Mailbox:
             if raw is not None:
                 out[uid] = raw
         return out
+
+    def exists(self, folder: str) -> bool:
+        """Whether ``folder`` exists (a folder the config once named may have been renamed since)."""
+        with self._guard(f"list {folder!r}"):
+            return bool(self.client.folder_exists(folder))
 
     def find_header(self, folder: str, name: str, value: str) -> int | None:
         """The UID of a message in ``folder`` whose header ``name`` contains ``value`` (e.g. our draft's id)."""
@@ -451,6 +540,27 @@ class Mailbox:
         with self._guard("store keyword", refusal=f"tag messages with {keyword!r}"):
             self.client.add_flags(list(uids), [keyword.encode()], silent=True)
 
+    def server_name(self, folder: str) -> str:
+        """A folder name from the config (``/`` between levels: ``Triage/Other``) as this server spells it.
+
+        Courier, and Cyrus without altnamespace, keep every personal folder under ``INBOX.`` with ``.`` between
+        levels, refuse ``Triage/Other`` as a name and any folder outside INBOX: there it is
+        ``INBOX.Triage.Other``. A name already under the prefix, INBOX itself, and every name on a server
+        without a prefix and with ``/`` as separator (Dovecot's usual layout) are left as they are.
+        """
+        if self._personal is None:
+            self._personal = ("", "/")
+            if "NAMESPACE" in self.capabilities:
+                with self._guard("namespace"):
+                    personal = self.client.namespace().personal
+                if personal and personal[0]:
+                    prefix, sep = personal[0][0], personal[0][1]
+                    self._personal = (str(prefix or ""), str(sep or "/"))
+        prefix, sep = self._personal
+        if folder.upper() == "INBOX" or (prefix and folder.upper().startswith(prefix.upper())):
+            return folder
+        return prefix + (folder.replace("/", sep) if sep != "/" else folder)
+
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move originals to ``folder`` (created if missing): MOVE, or COPY + delete where MOVE is missing.
 
@@ -459,6 +569,7 @@ class Mailbox:
         on a broken link.
         """
         with self._guard("move", refusal=f"move messages to {folder!r}"):
+            folder = self.server_name(folder)
             if not self.client.folder_exists(folder):
                 self.client.create_folder(folder)
             if "MOVE" in self.capabilities:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,26 @@ def dovecot() -> Iterator[object]:
 
     with start_dovecot() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def cyrus() -> Iterator[object]:
+    """A real Cyrus IMAP on 127.0.0.1 for the whole session, unpacked from Debian's packages by
+    scripts/fetch-cyrus.sh. It fails with the server's log if it cannot start; it skips only outside CI, and
+    only when the packages cannot be downloaded."""
+    from tests.cyrus import start_cyrus
+
+    with cyrus_or_skip(start_cyrus) as server:
+        yield server
+
+
+def cyrus_or_skip(start: Callable[[], Any]) -> Any:
+    """``start()``'s server; a failure to download Cyrus fails the test in CI and skips it elsewhere."""
+    from tests.cyrus import CyrusUnavailable
+
+    try:
+        return start()
+    except CyrusUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Cyrus is needed in CI: {exc}")
+        pytest.skip(f"Cyrus IMAP could not be downloaded: {exc}")

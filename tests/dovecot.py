@@ -59,7 +59,7 @@ userdb {{
 namespace inbox {{
   inbox = yes
   separator = /
-  mailbox Drafts {{
+  mailbox {drafts} {{
     special_use = \\Drafts
     auto = subscribe
   }}
@@ -182,9 +182,11 @@ class Dovecot:
 
 
 def empty_mailbox(client) -> None:  # type: ignore[no-untyped-def]
-    """INBOX, Drafts, Sent and Trash emptied, every other folder removed (children first)."""
-    for _flags, _sep, name in sorted(client.list_folders(), key=lambda f: f[2], reverse=True):
-        if name in ("INBOX", "Drafts", "Sent", "Trash"):
+    """INBOX and the special-use folders (Drafts, Sent, Trash, by any name) emptied, every other folder removed
+    (children first)."""
+    for flags, _sep, name in sorted(client.list_folders(), key=lambda f: f[2], reverse=True):
+        special = any(f.lower() in (b"\\drafts", b"\\sent", b"\\trash") for f in flags)
+        if name in ("INBOX", "Drafts", "Sent", "Trash") or special:
             client.select_folder(name)
             uids = client.search("ALL")
             if uids:
@@ -204,10 +206,11 @@ def logout_quietly(client) -> None:  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def clean_client(server: Dovecot) -> Iterator[Any]:
-    """A logged-in client of the test user on an emptied mailbox, logged out (quietly) afterwards."""
+def clean_client(server: Any) -> Iterator[Any]:
+    """A logged-in client of the test user on an emptied mailbox, logged out (quietly) afterwards (a server
+    with its own way back to the standard folders, :class:`tests.cyrus.Cyrus`, has a ``reset_mailbox``)."""
     client = server.client()
-    empty_mailbox(client)
+    getattr(server, "reset_mailbox", empty_mailbox)(client)
     try:
         yield client
     finally:
@@ -221,12 +224,14 @@ included; PR_SET_PDEATHSIG survives the exec), so a test run or benchmark that i
 no port behind. (A ``preexec_fn`` would do it in the forked child, which is not safe in a process with threads.)"""
 
 
-def start_dovecot(oauth2_introspection_url: str | None = None, extra_conf: str = "") -> Dovecot:
+def start_dovecot(oauth2_introspection_url: str | None = None, extra_conf: str = "", drafts: str = "Drafts",
+                  ) -> Dovecot:
     """Start a server or raise RuntimeError with the reason (never skip: CI must see it).
 
     With ``oauth2_introspection_url`` it also offers AUTH=XOAUTH2 and OAUTHBEARER and asks that URL whether
     a token is active (see ``tests/oauth_server.py``); password logins work as before. ``extra_conf`` is
-    appended to the config as it is (e.g. an ``imap_capability`` without IDLE).
+    appended to the config as it is (e.g. an ``imap_capability`` without IDLE). ``drafts`` names the folder
+    that carries SPECIAL-USE \\Drafts (a localized mailbox: "Brouillons").
     """
     if not os.path.exists(DOVECOT):
         raise RuntimeError(
@@ -256,7 +261,7 @@ def start_dovecot(oauth2_introspection_url: str | None = None, extra_conf: str =
     p1, p2 = _free_port(), _free_port()
     with open(f"{d}/dovecot.conf", "w") as fh:
         fh.write(CONF.format(d=d, p1=p1, p2=p2, login_user=login_user, internal_user=internal_user,
-                             internal_group=internal_group))
+                             internal_group=internal_group, drafts=drafts))
         if oauth2_introspection_url:
             fh.write(OAUTH2_CONF.format(d=d))
         fh.write(extra_conf)

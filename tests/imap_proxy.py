@@ -1,20 +1,27 @@
 """A TCP relay between the daemon and Dovecot's plain port that keeps what the client sent.
 
 It lets a test check the IMAP commands on the wire (for instance that a client never sends IDLE to a
-server that does not offer it) without reaching into the client. Plain text only: use ``tls = "none"``.
+server that does not offer it) without reaching into the client, and, with ``rewrite``, play a server with
+another server's quirks by changing what Dovecot answers, line by line. Plain text only: use ``tls = "none"``.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 
 
 class RecordingProxy:
-    """Listen on 127.0.0.1 (:attr:`port`), relay to ``(host, port)``, record the client's bytes."""
+    """Listen on 127.0.0.1 (:attr:`port`), relay to ``(host, port)``, record the client's bytes.
 
-    def __init__(self, host: str, port: int) -> None:
+    ``rewrite`` gets each line the server sends (CRLF included; message literals pass through it too, line
+    by line) and returns what the client gets instead.
+    """
+
+    def __init__(self, host: str, port: int, rewrite: Callable[[bytes], bytes] | None = None) -> None:
         self._target = (host, port)
+        self._rewrite = rewrite
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._lock = threading.Lock()
         self._sent = bytearray()
@@ -61,11 +68,19 @@ class RecordingProxy:
             threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, record: bool) -> None:
+        pending = b""
         try:
             while data := source.recv(65536):
                 if record:
                     with self._lock:
                         self._sent += data
+                elif self._rewrite is not None:
+                    pending += data
+                    whole, end, pending = pending.rpartition(b"\r\n")
+                    if not end:  # no whole line yet
+                        pending = whole
+                        continue
+                    data = b"".join(self._rewrite(line + b"\r\n") for line in whole.split(b"\r\n"))
                 sink.sendall(data)
         except OSError:
             pass

@@ -57,8 +57,16 @@ def _rows(config: Path) -> list[sqlite3.Row]:
         db.close()
 
 
-def test_run_once_triages_everything_once_and_drafts_threaded_replies(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
-    messages = _sample_messages()
+def crlf(messages: list[bytes]) -> list[bytes]:
+    """Messages with CRLF line ends, as delivered mail has them (Cyrus refuses "bare newlines")."""
+    return [re.sub(rb"\r?\n", b"\r\n", raw) for raw in messages]
+
+
+def test_run_once_triages_everything_once_and_drafts_threaded_replies(server_imap, server_config: Path,  # type: ignore[no-untyped-def]
+                                                                      env) -> None:
+    """On Dovecot and on Cyrus (see tests/integration/test_servers.py)."""
+    imap, daemon_config = server_imap, server_config
+    messages = crlf(_sample_messages())
     for raw in messages:
         imap.append("INBOX", raw)
     done = run("run", "--once", "--config", str(daemon_config), env=env)
@@ -209,7 +217,10 @@ def test_kill_minus_9_never_skips_or_duplicates(imap, daemon_config: Path, env) 
     assert kills >= 3 and seen[0] < total, seen  # it really was killed mid-way, several times
 
 
-def test_idle_picks_up_new_mail_and_sigterm_exits_cleanly(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+def test_idle_picks_up_new_mail_and_sigterm_exits_cleanly(server_imap, server_config: Path,  # type: ignore[no-untyped-def]
+                                                          env) -> None:
+    """On Dovecot and on Cyrus, whose IDLE is served by a separate idled."""
+    imap, daemon_config = server_imap, server_config
     proc = _start_daemon(daemon_config, env)
     try:
         time.sleep(1.0)

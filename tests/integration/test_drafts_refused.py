@@ -135,3 +135,36 @@ def test_append_is_one_command_and_a_refusal_is_an_error(request, config_file: P
     assert sent.count(b"+}\r\n") == (7 if literal_plus else 0)
     assert sent.count(b"}\r\n") == (7 if literal_plus else 5)
     relay.close()
+
+
+def test_refused_drafts_go_to_the_drafts_folder_configured_now(dovecot: Dovecot, config_file: Path,  # type: ignore[no-untyped-def]
+                                                              isolated_env: dict[str, str]) -> None:
+    """Given drafts the server refused because ``drafts_folder`` named a folder that is gone (renamed on the
+    server), when the owner corrects ``drafts_folder`` and the drafts are due again, then they are stored in
+    the folder configured now, each once, not offered to the old name for ever."""
+    with clean_client(dovecot) as client:
+        base = config_file.read_text()
+        section = (f'\n[imap]\nhost = "localhost"\nport = {dovecot.tls_port}\nusername = "test"\n'
+                   f'password_env = "MBX_TEST_PW"\nca_file = "{dovecot.ca_file}"\nbatch_size = 20\n')
+        config_file.write_text(base + section + 'drafts_folder = "Entwürfe"\n')
+        env = {**isolated_env, "MBX_TEST_PW": PASSWORD}
+        client.multiappend("INBOX", _sample_messages()[:16])
+        first = run("run", "--once", "--config", str(config_file), env=env)
+        assert first.returncode == 0, first.stderr
+        assert "the server refused" in first.stderr and "TRYCREATE" in first.stderr
+        waiting = _outbox(config_file, "draft")
+        assert waiting and {w["state"] for w in waiting} == {"pending"}
+
+        client.create_folder("Brouillons")
+        config_file.write_text(base + section + 'drafts_folder = "Brouillons"\n')
+        db = sqlite3.connect(config_file.parent / "state.sqlite3")
+        with db:
+            db.execute("UPDATE outbox SET not_before = 0 WHERE kind = 'draft'")
+        db.close()
+        again = run("run", "--once", "--config", str(config_file), env=env)
+        assert again.returncode == 0, again.stderr
+        assert "the server refused" not in again.stderr
+        client.select_folder("Brouillons", readonly=True)
+        assert len(client.search("ALL")) == len(waiting)
+        assert {w["state"] for w in _outbox(config_file, "draft")} == {"done"}
+        assert not client.folder_exists("Entwürfe")
