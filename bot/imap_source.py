@@ -399,9 +399,13 @@ class Mailbox:
         """
         with self._guard("search"):
             found = self.client.search(["UID", f"{last_uid + 1}:*"])
-        if not found and self._exists > 0 and not self._expunged():
+            # (a server that answers n:* above its highest UID with nothing, against RFC 3501, is asked once
+            # more for every UID before it is called unreliable)
+            unfound = not found and self._exists > 0 and not self._expunged() and \
+                (last_uid == 0 or not self.client.search(["UID", "1:*"]))
+        if unfound:
             raise UidsUnreliable(self.account.host, str(self.selected), f"{self.selected!r} holds {self._exists} "
-                                 f"messages but UID SEARCH UID {last_uid + 1}:* found none of them")
+                                 f"messages but UID SEARCH UID 1:* found none of them")
         return sorted(uid for uid in found if uid > last_uid)
 
     def _expunged(self) -> bool:
