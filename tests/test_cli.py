@@ -18,8 +18,8 @@ from bot.cli import build_parser
 from bot.drafting import shipped_templates_dir
 from tests.conftest import NASTY, SAMPLE_MBOX
 
-KEYS = {"source", "message_id", "from", "subject", "label", "confidence", "unsure", "priority", "reasons", "faq",
-        "draft"}
+KEYS = {"source", "message_id", "from", "recipient", "reply_to", "replies_elsewhere", "subject", "label", "confidence",
+        "unsure", "priority", "reasons", "faq", "draft"}
 LABELS = {"congratulation", "advice_request", "phd_offer", "job_lead", "other"}
 
 
