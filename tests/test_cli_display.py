@@ -136,3 +136,17 @@ def test_status_quotes_failed_message_ids_without_breaking_lines(config_file: Pa
     assert done.returncode == 0, done.stderr
     assert "failed: UID 3" in done.stdout
     assert not any(line.strip().startswith("me/INBOX: all good") for line in done.stdout.splitlines())
+
+
+def test_a_message_bigger_than_max_message_bytes_is_cut_and_still_triaged(config_file: Path, tmp_path: Path) -> None:
+    """Given max_message_bytes = 10,000 and a 60 KB message, when triaged, then it is a row, and -v says it was
+    cut."""
+    config_file.write_text(config_file.read_text() + '\n[imap]\nhost = "h"\nusername = "u"\npassword_env = "P"\n'
+                                                      "max_message_bytes = 10000\n")
+    big = tmp_path / "big.eml"
+    big.write_bytes(f"From: Eve <eve@x.org>\r\nSubject: hi\r\n\r\n{BODY}\r\n".encode() + b"Z" * 60_000 + b"\r\n")
+    done = run("triage", str(big), "--config", str(config_file), "--format", "jsonl", "-v")
+    assert done.returncode == 0, done.stderr
+    (row,) = map(json.loads, done.stdout.splitlines())
+    assert row["label"] == "congratulation"
+    assert f"message cut at 10000 of {big.stat().st_size} bytes" in done.stderr
