@@ -21,6 +21,8 @@ from typing import Any
 
 from bot.durations import ago
 from bot.models import LABELS
+from bot.recipient import redirected, warning
+from bot.safe_text import visible
 
 LIMIT = 4000
 """Below Telegram's 4,096 so that a prefix such as "possible repeat" still fits."""
@@ -68,12 +70,13 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 
 def esc(text: object) -> str:
-    """Escape any text for parse_mode=HTML."""
-    return html.escape(str(text), quote=False)
+    """Escape any text for parse_mode=HTML, with control and bidi characters shown, not obeyed (a
+    right-to-left override in a subject would show ``exe.pdf`` for ``fdp.exe``)."""
+    return html.escape(visible(text, keep_newlines=True), quote=False)
 
 
 def short(text: str, limit: int) -> str:
-    """Collapse whitespace and cut at ``limit`` characters with an ellipsis."""
+    """Collapse whitespace and cut at ``limit`` characters with an ellipsis (a 1 MB subject stays a line)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -223,11 +226,13 @@ def _when(value: Any) -> str:
 
 
 def card(row: Mapping[str, Any], lead: Mapping[str, Any] | None, *, what: str, has_draft: bool,
-         promise: str = "") -> tuple[str, Buttons]:
+         promise: str = "", recipient: str = "") -> tuple[str, Buttons]:
     """The text and buttons for one message.
 
     ``what``: ``lead`` (a priority push), ``question`` (unsure: which label?), ``wake`` (a snooze ended),
     ``nudge-promise`` / ``nudge-respond`` (a follow-up is due), ``show`` (asked for with /show).
+    ``recipient``: the draft's To (empty when its text is no longer kept); named on the card, with a warning
+    when it is not the sender's address.
     """
     label = str(row["label"] or "other")
     org = organisation(str(row["address"] or ""))
@@ -260,7 +265,10 @@ def card(row: Mapping[str, Any], lead: Mapping[str, Any] | None, *, what: str, h
     if lead is not None:
         lines.append(f"<b>Lead:</b> {esc(lead['state'])}")
     if has_draft:
-        lines.append("📝 A reply draft is in your Drafts folder.")
+        to = short(recipient, 200)
+        lines.append(f"📝 A reply draft{f' to {esc(to)}' if to else ''} is in your Drafts folder.")
+        if to and redirected(recipient, str(row.get("address") or "")):
+            lines.append(f"<b>{esc(warning(to))}</b>")
     if what.startswith("nudge") and has_draft:
         lines.append("A polite follow-up draft is in your Drafts folder.")
     buttons = label_buttons(int(row["id"]), back=False) if what == "question" else \
