@@ -289,11 +289,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(path, required=True)
     problems: list[str] = []
 
+    # (visible: a line may quote what a server or a stranger wrote, e.g. the name of a chat that wrote to the bot)
     def ok(text: str) -> None:
-        print(f"  ok    {text}")
+        print(f"  ok    {visible(text)}")
 
     def bad(text: str) -> None:
-        print(f"  FAIL  {text}")
+        print(f"  FAIL  {visible(text)}")
         problems.append(text)
 
     print(f"config {config.source}: syntax and values ok")

@@ -2,7 +2,8 @@
 
 Everything dynamic (a sender's name, a subject, a summary) is HTML-escaped here, because the messages are
 sent with ``parse_mode=HTML`` and one stray ``<`` from a subject line makes Telegram refuse the whole push.
-Texts are split below Telegram's 4,096-character limit on line boundaries.
+Texts are split below Telegram's 4,096-character limit (counted, as Telegram counts it, in UTF-16 units) on
+line boundaries.
 
 Buttons carry at most 64 bytes of callback data. mentorbox's are short (``d:1234``) and are *parsed*, not
 trusted: :func:`parse_callback` accepts only the exact shapes produced by :func:`callback`, and the caller
@@ -93,8 +94,15 @@ def organisation(address: str) -> str:
     return "" if not (user and at and domain) or domain in FREEMAIL else domain
 
 
+def units(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units, two for a character outside the BMP (an emoji, the
+    "𝐛𝐨𝐥𝐝" letters of styled mail), so 4,000 such characters are 8,000 and over the limit."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
 def split_message(text: str, limit: int = LIMIT) -> list[str]:
-    """Split HTML text into pieces of at most ``limit`` characters, on line boundaries where possible.
+    """Split HTML text into pieces of at most ``limit`` UTF-16 units (:func:`units`), on line boundaries where
+    possible.
 
     Lines are expected to be balanced HTML (mentorbox never opens a tag on one line and closes it on the
     next); a single line longer than ``limit`` is cut where no tag or entity would be broken.
@@ -102,15 +110,15 @@ def split_message(text: str, limit: int = LIMIT) -> list[str]:
     pieces: list[str] = []
     current = ""
     for line in text.split("\n"):
-        while len(line) > limit:
-            cut = _safe_cut(line, limit)
+        while units(line) > limit:
+            cut = _safe_cut(line, _fitting(line, limit))
             if current:
                 pieces.append(current)
                 current = ""
             pieces.append(line[:cut])
             line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
+        if units(candidate) > limit:
             pieces.append(current)
             current = line
         else:
@@ -118,6 +126,14 @@ def split_message(text: str, limit: int = LIMIT) -> list[str]:
     if current.strip():
         pieces.append(current)
     return [p for p in pieces if p.strip()] or ["(empty)"]
+
+
+def _fitting(line: str, limit: int) -> int:
+    """The most characters of ``line`` that are at most ``limit`` UTF-16 units."""
+    cut = min(len(line), limit)
+    while cut > 1 and units(line[:cut]) > limit:
+        cut -= max(1, (units(line[:cut]) - limit) // 2)
+    return cut
 
 
 def _safe_cut(line: str, limit: int) -> int:

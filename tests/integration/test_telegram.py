@@ -349,6 +349,25 @@ def test_a_card_about_hostile_text_is_delivered(bot: Bot) -> None:
     assert "&lt;b&gt;*x*&lt;/b&gt; _y_ [z](http://evil.example) &amp;amp; ␛[2J\\u202e" in push["text"]
 
 
+def test_a_draft_quoting_styled_unicode_is_delivered(bot: Bot) -> None:
+    """Given a draft of 6,000 "𝐛𝐨𝐥𝐝" letters (two UTF-16 units each, which Telegram counts), when the owner asks
+    /draft, then every piece is accepted and the whole text arrives."""
+    from bot.drafting import Owner, build_reply
+    from bot.parser import parse_mail
+
+    row = bot.lead(24, push=False)
+    styled = "𝐇𝐞𝐥𝐥𝐨 " * 1_000
+    original = parse_mail(b"From: Dana <dana@deepmind.com>\r\nSubject: Role\r\n\r\nHi")
+    raw = build_reply(original, styled, Owner("Kai", "kai@example.org", "Kai"))
+    bot.store.enqueue("draft", "draft:me/INBOX/1/24", {"folder": "Drafts", "message": raw}, row)
+    before = len(bot.fake.sent_to(OWNER))
+    bot.fake.inject_message(f"/draft {row}", OWNER)
+    bot.fake.wait_until(lambda: len(bot.fake.sent_to(OWNER)) >= before + 3, what="three pieces")
+    time.sleep(0.3)
+    joined = "".join(p["text"] for p in bot.fake.sent_to(OWNER)[before:])
+    assert joined.count("𝐇𝐞𝐥𝐥𝐨") == 1_000
+
+
 def test_draft_whose_text_was_dropped_points_to_the_drafts_folder(bot: Bot) -> None:
     row = bot.lead(18, push=False)
     bot.store.enqueue("draft", "draft:me/INBOX/1/18", {"folder": "Drafts", "message": b"Subject: Re\r\n\r\nHi"}, row)

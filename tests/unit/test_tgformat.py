@@ -81,7 +81,7 @@ def test_callback_refuses_to_build_invalid_data() -> None:
 def test_split_keeps_every_piece_under_the_limit_and_loses_nothing(lines: list[str], limit: int) -> None:
     text = "\n".join(fmt.esc(line) for line in lines)
     pieces = fmt.split_message(text, limit)
-    assert all(0 < len(p) <= limit for p in pieces)
+    assert all(0 < fmt.units(p) <= limit for p in pieces)
     assert all(html_error(p) is None for p in pieces), "no entity is cut in half"
     if text.strip():
         assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
@@ -129,3 +129,12 @@ def test_card_shows_control_and_bidi_characters_as_text() -> None:
     for char in ("\x1b", "\x07", "\u202e", "\u2028", "\x9b"):
         assert char not in text
     assert "*bold* &lt;b&gt;x&lt;/b&gt; ␛[2J c\\u202egnp.exe" in text
+
+
+def test_text_outside_the_bmp_is_split_by_what_telegram_counts() -> None:
+    """Given 5,000 "𝐁" (each two UTF-16 units, as Telegram counts) on one line and on short lines, when split,
+    then every piece is at most the limit in UTF-16 units and nothing is lost."""
+    for text in ("𝐁" * 5_000, "\n".join(["𝐁𝐨𝐥𝐝 😀 text"] * 700)):
+        pieces = fmt.split_message(text)
+        assert all(len(p.encode("utf-16-le")) // 2 <= fmt.LIMIT for p in pieces)
+        assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
