@@ -4,7 +4,8 @@ Run:  python benchmarks/big_local_mail.py [--mb 200] [--format jsonl|table]
 Writes a PhD application with a ``--mb`` MB "CV" attachment (random bytes, base64 in 76-column lines) as an .eml
 and inside an mbox, trains the classifier in a throw-away directory first (not counted), then runs
 ``mentorbox triage`` on each and prints its wall time and peak resident memory (VmHWM, sampled every 5 ms:
-ru_maxrss would count this script's own memory, which a forked child starts with). The daemon reads at most ``imap.max_message_bytes`` of a message; triage applies the same bound.
+ru_maxrss would count this script's own memory, which a forked child starts with). The daemon reads at most
+``imap.max_message_bytes`` of a message; triage applies the same bound.
 """
 
 from __future__ import annotations

@@ -251,7 +251,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
     setup_logging("INFO" if args.verbose else "WARNING")
     from bot.local_source import LocalSource
 
-    source = LocalSource(args.source, max_bytes=_message_limit(config))  # opened once: an mbox is scanned for its message count here
+    # Opened once: an mbox is scanned for its message count here.
+    source = LocalSource(args.source, max_bytes=_message_limit(config))
     total = len(source)
     if sys.stderr.isatty() and not args.no_progress and total >= 50:
         from rich.console import Console

@@ -41,5 +41,5 @@ def draft_recipient(raw: bytes) -> str:
             return ", ".join(a for a in addresses if a)
         return str(header).strip()
     except Exception:  # noqa: BLE001 - a header the modern parser refuses: fall back to the plain split
-        message = BytesHeaderParser(policy=policy.compat32).parsebytes(head)
-        return ", ".join(addr for _name, addr in getaddresses(message.get_all("To", [])) if addr)
+        plain = BytesHeaderParser(policy=policy.compat32).parsebytes(head)
+        return ", ".join(addr for _name, addr in getaddresses(plain.get_all("To", [])) if addr)
