@@ -8,7 +8,6 @@ line, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import re
@@ -22,6 +21,7 @@ from bot import __version__
 from bot.config import Config, default_config_path, load_config
 from bot.errors import MentorboxError, UsageError
 from bot.logs import REDACTOR, setup_logging
+from bot.safe_text import json_line, one_line, visible
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -32,7 +32,9 @@ BATCH = 256
 
 
 def _say(message: str) -> None:
-    print(f"mentorbox: {message}", file=sys.stderr, flush=True)
+    """A progress or problem line on stderr; made visible because some quote mail (a subject, a server's
+    answer about a message)."""
+    print(f"mentorbox: {visible(message)}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- triage
@@ -90,12 +92,40 @@ def _draft_filename(index: int, key: str) -> str:
     return f"{index:05d}-{stem or 'message'}.eml"
 
 
+def _message_limit(config: Config) -> int:
+    """How much of one local message is read: the bound the daemon fetches over IMAP (the largest any account
+    allows, the default without one), so a 200 MB mail in an mbox costs no more memory offline than online."""
+    from bot.config import ImapAccount
+
+    return max((a.max_message_bytes for a in config.accounts), default=ImapAccount().max_message_bytes)
+
+
+def _parsed(item: Any, parse: Callable[[bytes], Any]) -> Any:
+    """``item`` parsed; a message read only in part says so among its defects (it is still triaged)."""
+    import dataclasses
+
+    mail = parse(item.raw)
+    if item.size > len(item.raw):
+        cut = f"message cut at {len(item.raw)} of {item.size} bytes (max_message_bytes)"
+        mail = dataclasses.replace(mail, defects=(*mail.defects, cut))
+    return mail
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a draft readable by the owner alone (0600, like the store): it quotes private mail."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # (an existing file keeps its mode through O_CREAT)
+        fh.write(data)
+
+
 def triage_rows(config: Config, source: Any, drafts_dir: Path | None = None,
                 progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
     """Triage every message of a local source (a ``LocalSource``, closed at the end) and yield one output row
     (the jsonl object) per message."""
-    from bot.drafting import Owner, build_reply
+    from bot.drafting import Owner, build_reply, reply_address
     from bot.parser import parse_mail
+    from bot.recipient import redirected
     from bot.triage import decide, needs_faq
     from classifier.manager import ensure_model
 
@@ -105,13 +135,13 @@ def triage_rows(config: Config, source: Any, drafts_dir: Path | None = None,
     gaps: list[tuple[str, str, str | None, tuple[str, ...]]] = []
     if drafts_dir is not None:
         try:
-            drafts_dir.mkdir(parents=True, exist_ok=True)
+            drafts_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # drafts quote private mail
         except OSError as exc:
             raise UsageError(f"--drafts-dir {str(drafts_dir)!r}: {exc.strerror or exc}") from None
     index = 0
     try:
         for chunk in _chunks(iter(source), BATCH):
-            mails = [parse_mail(m.raw) for m in chunk]
+            mails = [_parsed(m, parse_mail) for m in chunk]
             predictions = _predict_each(model, mails)
             asking = [i for i, p in enumerate(predictions) if p is not None and needs_faq(p)]
             try:
@@ -138,12 +168,15 @@ def triage_rows(config: Config, source: Any, drafts_dir: Path | None = None,
                     key = mail.message_id or f"{source.path}#{item.key}"
                     gaps.append((key, mail.sender, mail.date.isoformat() if mail.date else None, decision.unanswered))
                 if drafts_dir is not None and draft is not None:
-                    path = drafts_dir / _draft_filename(index, item.key)
-                    path.write_bytes(draft)
+                    _write_private(drafts_dir / _draft_filename(index, item.key), draft)
+                recipient = reply_address(mail)
                 yield {
                     "source": item.key,
                     "message_id": mail.message_id or None,
                     "from": mail.sender,
+                    "recipient": recipient or None,
+                    "reply_to": mail.reply_to or None,
+                    "replies_elsewhere": redirected(recipient, mail.sender_address),
                     "subject": mail.subject,
                     "label": decision.label,
                     "confidence": decision.confidence,
@@ -152,6 +185,7 @@ def triage_rows(config: Config, source: Any, drafts_dir: Path | None = None,
                     "reasons": list(decision.reasons),
                     "faq": list(decision.faq),
                     "draft": decision.draft,
+                    "error": None,
                 }
                 if progress:
                     progress(1)
@@ -174,7 +208,8 @@ def _predict_each(model: Any, mails: list[Any]) -> list[Any]:
 def _failed_row(key: str, mail: Any, exc: BaseException) -> dict[str, Any]:
     """The row of a message whose triage failed: filed as ``other``, unsure, with the error as its reason."""
     return {
-        "source": key, "message_id": mail.message_id or None, "from": mail.sender, "subject": mail.subject,
+        "source": key, "message_id": mail.message_id or None, "from": mail.sender, "recipient": None,
+        "reply_to": mail.reply_to or None, "replies_elsewhere": False, "subject": mail.subject,
         "label": "other", "confidence": 0.0, "unsure": True, "priority": False,
         "reasons": [f"failed: {type(exc).__name__}: {exc}"], "faq": [], "draft": None,
         "error": f"{type(exc).__name__}: {exc}",
@@ -198,31 +233,51 @@ def _keep_gaps(config: Config, gaps: list[tuple[str, str, str | None, tuple[str,
 
 
 def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
+    """The rows as a Rich table. Every cell from mail is a ``Text`` of :func:`one_line`: Rich reads no markup
+    in it (a subject ``[/b]`` is shown, not obeyed) and no control character reaches the terminal."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from bot.recipient import warning
 
     table = Table(title=f"{len(rows)} messages", show_lines=False, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("label", no_wrap=True)
     table.add_column("conf", justify="right", no_wrap=True)
     table.add_column("!", no_wrap=True)
-    table.add_column("from", overflow="ellipsis", max_width=28, no_wrap=True)
+    table.add_column("from", overflow="ellipsis", max_width=32, no_wrap=True)
     table.add_column("subject", overflow="ellipsis", max_width=40, no_wrap=True)
     table.add_column("why", overflow="ellipsis", max_width=40, no_wrap=True)
     colours = {"congratulation": "green", "advice_request": "cyan", "phd_offer": "magenta",
                "job_lead": "bold yellow", "other": "dim"}
     for i, row in enumerate(rows, 1):
-        flags = ("P" if row["priority"] else "") + ("?" if row["unsure"] else "")
-        table.add_row(
-            str(i), f"[{colours[row['label']]}]{row['label']}[/]", f"{row['confidence']:.2f}", flags,
-            row["from"], row["subject"] or "(no subject)", "; ".join(row["reasons"][:2]),
-        )
+        flags = ("P" if row["priority"] else "") + ("?" if row["unsure"] else "") + \
+            ("R" if row.get("replies_elsewhere") else "")
+        sender = Text(one_line(row["from"], 200))
+        if row.get("replies_elsewhere"):  # the draft's To: under the sender, where the eye already is
+            sender.append("\n→ " + one_line(row["recipient"] or "", 200), style="bold red")
+        table.add_row(str(i), Text(row["label"], style=colours.get(row["label"], "")), f"{row['confidence']:.2f}",
+                      flags, sender, Text(one_line(row["subject"] or "(no subject)", 200)),
+                      Text(one_line("; ".join(row["reasons"][:2]), 200)))
     console = Console(file=out, width=None if out.isatty() else 160, highlight=False, markup=True)
     console.print(table)
+    elsewhere = [(i, row) for i, row in enumerate(rows, 1) if row.get("replies_elsewhere")]
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["label"]] = counts.get(row["label"], 0) + 1
-    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "   (P = priority, ? = unsure)")
+    legend = "P = priority, ? = unsure" + (", R = replies go elsewhere than to the sender" if elsewhere else "")
+    console.print(Text("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + f"   ({legend})"))
+    if elsewhere:
+        n = len(elsewhere)
+        console.print(Text(f"⚠ {n} {'reply goes' if n == 1 else 'replies go'} to another address than "
+                           f"{'its' if n == 1 else 'their'} sender's (Reply-To): check before sending",
+                           style="bold red"))
+        for i, row in elsewhere[:20]:
+            console.print(Text(f"  #{i}: {warning(one_line(row['recipient'] or '', 300))} "
+                               f"({one_line(row['from'], 200)})"))
+        if n > 20:
+            console.print(f"  ... and {n - 20} more (--format jsonl: replies_elsewhere)")
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
@@ -231,7 +286,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
     setup_logging("INFO" if args.verbose else "WARNING")
     from bot.local_source import LocalSource
 
-    source = LocalSource(args.source)  # opened once: an mbox is scanned for its message count here
+    # Opened once: an mbox is scanned for its message count here.
+    source = LocalSource(args.source, max_bytes=_message_limit(config))
     total = len(source)
     if sys.stderr.isatty() and not args.no_progress and total >= 50:
         from rich.console import Console
@@ -253,7 +309,7 @@ def _emit(rows: Iterator[dict[str, Any]], fmt: str) -> list[dict[str, Any]]:
     kept: list[dict[str, Any]] = []
     for row in rows:
         if fmt == "jsonl":
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(row) + "\n")
             sys.stdout.flush()
         else:
             kept.append(row)
@@ -269,11 +325,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(path, required=True)
     problems: list[str] = []
 
+    # (visible: a line may quote what a server or a stranger wrote, e.g. the name of a chat that wrote to the bot)
     def ok(text: str) -> None:
-        print(f"  ok    {text}")
+        print(f"  ok    {visible(text)}")
 
     def bad(text: str) -> None:
-        print(f"  FAIL  {text}")
+        print(f"  FAIL  {visible(text)}")
         problems.append(text)
 
     print(f"config {config.source}: syntax and values ok")
@@ -391,10 +448,10 @@ def cmd_faq_gaps(args: argparse.Namespace) -> int:
         example = open_rows[group[0]]
         senders = {open_rows[i]["sender"] for i in group}
         print(f"{rank:>3}. {len(group)} question(s) from {len(senders)} sender(s)")
-        print(f'     e.g. "{example["question"]}"')
+        print(f'     e.g. "{one_line(example["question"], 300)}"')
         if args.all:
             for i in group[1:]:
-                print(f'          "{open_rows[i]["question"]}"')
+                print(f'          "{one_line(open_rows[i]["question"], 300)}"')
     if len(groups) > args.top:
         print(f"\n... and {len(groups) - args.top} smaller groups (--top N to see more)")
     print("\nAdd an entry for a group to faq.toml (in your templates dir) and it is answered from then on.")
@@ -570,9 +627,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 tries = int(bad["attempts"])
                 state = ("given up" if tries >= MAX_ATTEMPTS else "to be tried again" if tries == 0
                          else f"{tries} of {MAX_ATTEMPTS} tries")
-                error = " ".join(str(bad["error"] or "").split())
-                print(f"    failed: UID {bad['uid']} {bad['message_id'] or '(no Message-ID)'} ({state}): "
-                      f"{error[:120]}")
+                print(f"    failed: UID {bad['uid']} {one_line(bad['message_id'] or '(no Message-ID)', 200)} "
+                      f"({state}): {one_line(bad['error'] or '', 120)}")
             if failed > 10:
                 print(f"    ... and {failed - 10} more")
             if failed:
@@ -627,7 +683,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     if store is None:
         return 0
     with closing(store):
-        print(digest_text(store, time.time()))
+        print(visible(digest_text(store, time.time()), keep_newlines=True))
     return 0
 
 
@@ -705,7 +761,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MentorboxError as exc:
-        print(f"mentorbox: error: {exc}", file=sys.stderr)
+        print(f"mentorbox: error: {visible(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("mentorbox: interrupted", file=sys.stderr)
@@ -720,7 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, the traceback on request
         if os.environ.get("MENTORBOX_DEBUG"):
             raise
-        print(f"mentorbox: unexpected error: {type(exc).__name__}: {REDACTOR.redact(str(exc))} "
+        print(f"mentorbox: unexpected error: {type(exc).__name__}: {visible(REDACTOR.redact(str(exc)))} "
               "(a bug: please report it; MENTORBOX_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
 

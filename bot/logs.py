@@ -15,12 +15,19 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from bot.safe_text import visible
+
 _BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
 class RedactingFilter(logging.Filter):
-    """Replaces secret values and bot-token-shaped strings in every record's final text."""
+    """Replaces secret values and bot-token-shaped strings in every record's final text, and makes it one line.
+
+    A message quotes mail (a sender, a subject, a parser's complaint about a header): a newline in it would
+    forge a log line, an escape sequence would act on the terminal that tails the log. The message is made
+    one visible line; a traceback keeps its lines, with control characters shown.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -38,9 +45,9 @@ class RedactingFilter(logging.Filter):
         return _BOT_TOKEN.sub("***", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        message = visible(record.getMessage())
         if record.exc_info:
-            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            message += "\n" + visible(logging.Formatter().formatException(record.exc_info), keep_newlines=True)
             record.exc_info = None
             record.exc_text = None
         record.msg = self.redact(message)
@@ -69,7 +76,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
-            f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+            f"{k}={visible(v)}" for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
         )
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
         line = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"

@@ -67,6 +67,7 @@ from bot.housekeeping import DRAFT_TEXT_DAYS, digest_text
 from bot.models import LABELS
 from bot.parser import parse_mail
 from bot.promises import extract_promises
+from bot.recipient import draft_recipient, redirected, warning
 from bot.store import Store
 from classifier.artifact import ModelStore
 
@@ -360,7 +361,16 @@ class TelegramService:
         promise = ""
         if what == "nudge-promise":
             promise = self._promise_sentence(row)
-        return fmt.card(dict(row), dict(lead) if lead is not None else None, what=what, has_draft=self.store.has_draft(row_id), promise=promise)
+        return fmt.card(dict(row), dict(lead) if lead is not None else None, what=what,
+                        has_draft=self.store.has_draft(row_id), promise=promise, recipient=self._recipient(row_id))
+
+    def _recipient(self, row_id: int) -> str:
+        """The To of a message's draft, read from the draft itself ("" without one, or once its text is
+        dropped)."""
+        assert self.store is not None
+        item = self.store.draft_of(row_id)
+        raw = item.payload.get("message") if item is not None else None
+        return draft_recipient(raw) if isinstance(raw, bytes) else ""
 
     @staticmethod
     def _promise_sentence(row: Any) -> str:
@@ -434,10 +444,16 @@ class TelegramService:
         if "message" not in item.payload:  # dropped from the store after DRAFT_TEXT_DAYS
             return (f"📝 The draft for #{row_id} is in your Drafts folder; mentorbox keeps a draft's text only for "
                     f"{DRAFT_TEXT_DAYS} days after putting it there.")
-        mail = parse_mail(item.payload["message"])
+        raw = item.payload["message"]
+        mail = parse_mail(raw)
         where = "in Drafts" if item.state == "done" else "waiting to be put in Drafts"
-        return (f"📝 <b>Draft for #{row_id}</b> ({where})\n<b>To:</b> {fmt.esc(mail.sender or '')}\n"
-                f"<b>Subject:</b> {fmt.esc(mail.subject)}\n\n{fmt.esc(mail.text.strip())}")
+        to = draft_recipient(raw)  # (the draft's From is the owner: what the owner must check is where it goes)
+        row = self.store.get(row_id)
+        alarm = ""
+        if to and row is not None and redirected(to, str(row["address"] or "")):
+            alarm = f"<b>{fmt.esc(warning(fmt.short(to, 300)))}</b>\n"
+        return (f"📝 <b>Draft for #{row_id}</b> ({where})\n<b>To:</b> {fmt.esc(fmt.short(to, 300) or '(nobody)')}\n"
+                f"{alarm}<b>Subject:</b> {fmt.esc(fmt.short(mail.subject, 300))}\n\n{fmt.esc(mail.text.strip())}")
 
     async def _shortcut(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         match = context.matches[0] if context.matches else None

@@ -2,7 +2,8 @@
 
 Everything dynamic (a sender's name, a subject, a summary) is HTML-escaped here, because the messages are
 sent with ``parse_mode=HTML`` and one stray ``<`` from a subject line makes Telegram refuse the whole push.
-Texts are split below Telegram's 4,096-character limit on line boundaries.
+Texts are split below Telegram's 4,096-character limit (counted, as Telegram counts it, in UTF-16 units) on
+line boundaries.
 
 Buttons carry at most 64 bytes of callback data. mentorbox's are short (``d:1234``) and are *parsed*, not
 trusted: :func:`parse_callback` accepts only the exact shapes produced by :func:`callback`, and the caller
@@ -21,6 +22,8 @@ from typing import Any
 
 from bot.durations import ago
 from bot.models import LABELS
+from bot.recipient import redirected, warning
+from bot.safe_text import visible
 
 LIMIT = 4000
 """Below Telegram's 4,096 so that a prefix such as "possible repeat" still fits."""
@@ -68,12 +71,13 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 
 def esc(text: object) -> str:
-    """Escape any text for parse_mode=HTML."""
-    return html.escape(str(text), quote=False)
+    """Escape any text for parse_mode=HTML, with control and bidi characters shown, not obeyed (a
+    right-to-left override in a subject would show ``exe.pdf`` for ``fdp.exe``)."""
+    return html.escape(visible(text, keep_newlines=True), quote=False)
 
 
 def short(text: str, limit: int) -> str:
-    """Collapse whitespace and cut at ``limit`` characters with an ellipsis."""
+    """Collapse whitespace and cut at ``limit`` characters with an ellipsis (a 1 MB subject stays a line)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -90,8 +94,15 @@ def organisation(address: str) -> str:
     return "" if not (user and at and domain) or domain in FREEMAIL else domain
 
 
+def units(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units, two for a character outside the BMP (an emoji, the
+    "𝐛𝐨𝐥𝐝" letters of styled mail), so 4,000 such characters are 8,000 and over the limit."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
 def split_message(text: str, limit: int = LIMIT) -> list[str]:
-    """Split HTML text into pieces of at most ``limit`` characters, on line boundaries where possible.
+    """Split HTML text into pieces of at most ``limit`` UTF-16 units (:func:`units`), on line boundaries where
+    possible.
 
     Lines are expected to be balanced HTML (mentorbox never opens a tag on one line and closes it on the
     next); a single line longer than ``limit`` is cut where no tag or entity would be broken.
@@ -99,15 +110,15 @@ def split_message(text: str, limit: int = LIMIT) -> list[str]:
     pieces: list[str] = []
     current = ""
     for line in text.split("\n"):
-        while len(line) > limit:
-            cut = _safe_cut(line, limit)
+        while units(line) > limit:
+            cut = _safe_cut(line, _fitting(line, limit))
             if current:
                 pieces.append(current)
                 current = ""
             pieces.append(line[:cut])
             line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
+        if units(candidate) > limit:
             pieces.append(current)
             current = line
         else:
@@ -115,6 +126,14 @@ def split_message(text: str, limit: int = LIMIT) -> list[str]:
     if current.strip():
         pieces.append(current)
     return [p for p in pieces if p.strip()] or ["(empty)"]
+
+
+def _fitting(line: str, limit: int) -> int:
+    """The most characters of ``line`` that are at most ``limit`` UTF-16 units."""
+    cut = min(len(line), limit)
+    while cut > 1 and units(line[:cut]) > limit:
+        cut -= max(1, (units(line[:cut]) - limit) // 2)
+    return cut
 
 
 def _safe_cut(line: str, limit: int) -> int:
@@ -223,11 +242,13 @@ def _when(value: Any) -> str:
 
 
 def card(row: Mapping[str, Any], lead: Mapping[str, Any] | None, *, what: str, has_draft: bool,
-         promise: str = "") -> tuple[str, Buttons]:
+         promise: str = "", recipient: str = "") -> tuple[str, Buttons]:
     """The text and buttons for one message.
 
     ``what``: ``lead`` (a priority push), ``question`` (unsure: which label?), ``wake`` (a snooze ended),
     ``nudge-promise`` / ``nudge-respond`` (a follow-up is due), ``show`` (asked for with /show).
+    ``recipient``: the draft's To (empty when its text is no longer kept); named on the card, with a warning
+    when it is not the sender's address.
     """
     label = str(row["label"] or "other")
     org = organisation(str(row["address"] or ""))
@@ -260,7 +281,10 @@ def card(row: Mapping[str, Any], lead: Mapping[str, Any] | None, *, what: str, h
     if lead is not None:
         lines.append(f"<b>Lead:</b> {esc(lead['state'])}")
     if has_draft:
-        lines.append("📝 A reply draft is in your Drafts folder.")
+        to = short(recipient, 200)
+        lines.append(f"📝 A reply draft{f' to {esc(to)}' if to else ''} is in your Drafts folder.")
+        if to and redirected(recipient, str(row.get("address") or "")):
+            lines.append(f"<b>{esc(warning(to))}</b>")
     if what.startswith("nudge") and has_draft:
         lines.append("A polite follow-up draft is in your Drafts folder.")
     buttons = label_buttons(int(row["id"]), back=False) if what == "question" else \

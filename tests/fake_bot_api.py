@@ -143,12 +143,13 @@ class FakeBotApi:
     # ------------------------------------------------------------------ injecting updates
 
     def inject_message(self, text: str, chat_id: int, *, user_id: int | None = None, chat_type: str = "private",
-                       kind: str = "message") -> dict[str, Any]:
-        """The user of ``chat_id`` writes ``text`` (a command gets its bot_command entity)."""
+                       kind: str = "message", first_name: str = "Someone") -> dict[str, Any]:
+        """The user of ``chat_id`` (called ``first_name``) writes ``text`` (a command gets its bot_command
+        entity)."""
         message: dict[str, Any] = {
             "message_id": self._new_message_id(), "date": int(time.time()),
-            "chat": {"id": chat_id, "type": chat_type, "first_name": "Someone"},
-            "from": {"id": user_id or chat_id, "is_bot": False, "first_name": "Someone"}, "text": text,
+            "chat": {"id": chat_id, "type": chat_type, "first_name": first_name},
+            "from": {"id": user_id or chat_id, "is_bot": False, "first_name": first_name}, "text": text,
         }
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
@@ -292,7 +293,7 @@ class FakeBotApi:
         text = p.get("text")
         if text_required and (not text or not str(text).strip()):
             return self._err(400, "Bad Request: message text is empty")
-        if text is not None and len(str(text)) > 4096:
+        if text is not None and len(str(text).encode("utf-16-le", "surrogatepass")) // 2 > 4096:  # UTF-16 units
             return self._err(400, "Bad Request: message is too long")
         if text is not None and p.get("parse_mode") == "HTML":
             problem = html_error(str(text))

@@ -18,8 +18,8 @@ from bot.cli import build_parser
 from bot.drafting import shipped_templates_dir
 from tests.conftest import NASTY, SAMPLE_MBOX
 
-KEYS = {"source", "message_id", "from", "subject", "label", "confidence", "unsure", "priority", "reasons", "faq",
-        "draft"}
+KEYS = {"source", "message_id", "from", "recipient", "reply_to", "replies_elsewhere", "subject", "label", "confidence",
+        "unsure", "priority", "reasons", "faq", "draft", "error"}
 LABELS = {"congratulation", "advice_request", "phd_offer", "job_lead", "other"}
 
 
@@ -284,17 +284,26 @@ def test_progress_bar_on_a_terminal_keeps_jsonl_on_stdout(config_file: Path, tmp
     proc = subprocess.Popen([*_mentorbox(), "triage", str(tmp_path), "--config", str(config_file), "--format",
                              "jsonl"], stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL)
     os.close(follower)
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read while it runs: a full pty would block the bar's writes (and the command)
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    import threading
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     out, _ = proc.communicate(timeout=300)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
+    reader.join(10)
     os.close(leader)
+    seen = b"".join(chunks)
     assert proc.returncode == 0
     rows = [json.loads(line) for line in out.decode().splitlines()]
     assert len(rows) == 60

@@ -66,3 +66,16 @@ def test_unreachable_bot_api(tmp_path: Path, isolated_env: dict[str, str]) -> No
                env={**isolated_env, "MBX_TG_TOKEN": TOKEN})
     assert done.returncode == 1
     assert "telegram: Bot API at http://127.0.0.1" in done.stdout and TOKEN not in done.stdout + done.stderr
+
+
+def test_a_strangers_chat_name_is_shown_as_text(fake_api: FakeBotApi, tmp_path: Path,
+                                                isolated_env: dict[str, str]) -> None:
+    """Given a stranger whose Telegram name carries an escape sequence and a newline with a forged check line,
+    when check-config --connect lists the chats, then the name is one visible line and nothing is forged."""
+    fake_api.inject_message("/start", 777002, first_name="Eve\x1b]0;pwned\x07\n  ok    all checks passed")
+    done = run("check-config", "--connect", "--config", str(_config(tmp_path, fake_api.base_url)),
+               env={**isolated_env, "MBX_TG_TOKEN": TOKEN})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "telegram: chat 777002 (Eve␛]0;pwned␇␊  ok    all checks passed) wrote to the bot" in done.stdout
+    assert not any(line.startswith("  ok    all checks passed") for line in done.stdout.splitlines())

@@ -299,6 +299,75 @@ def test_draft_is_shown_and_long_texts_are_split(bot: Bot) -> None:
     assert "Thank you &lt;so&gt; much &amp; more." in joined and "Line 119:" in joined
 
 
+def _phish_draft(bot: Bot, uid: int, *, push: bool = True) -> tuple[int, bytes]:
+    """A priority lead whose Reply-To is another address than its From, recorded with its draft and its push
+    in one transaction, as the daemon records them."""
+    from bot.drafting import Owner, build_reply
+    from bot.parser import parse_mail
+
+    original = parse_mail(b"From: Dana <dana@deepmind.com>\r\nReply-To: collect-cvs@phish.example\r\n"
+                          b"Subject: Role\r\nMessage-ID: <m%d@example.org>\r\n\r\nSend me your CV." % uid)
+    raw = build_reply(original, "Thank you, here it is.", Owner("Kai", "kai@example.org", "Kai"))
+    decision = Decision(label="job_lead", confidence=0.93, unsure=False, priority=True, reasons=(), faq=(),
+                        draft="Thank you, here it is.")
+    where = f"me/INBOX/1/{uid}"
+    row = bot.store.record_decision(
+        MessageKey("me", "INBOX", 1, uid), message_id=f"<m{uid}@example.org>", sender="Dana <dana@deepmind.com>",
+        subject="Role", date=None, decision=decision, address="dana@deepmind.com",
+        actions=[("draft", f"draft:{where}", {"folder": "Drafts", "message_id": "<d@x>", "message": raw}),
+                 *([("telegram", f"tg:lead:{where}:{OWNER}", {"chat_id": OWNER, "what": "lead"})] if push else [])])
+    bot.service.wake()
+    return row, raw
+
+
+def test_draft_shows_where_it_goes_and_warns_about_a_reply_to_elsewhere(bot: Bot) -> None:
+    """Given a draft addressed to a Reply-To that is not the sender, when the owner asks /draft, then To: is that
+    address (not the owner's own From) and a warning says the reply does not go to the sender."""
+    row, _ = _phish_draft(bot, 21, push=False)
+    text = bot.say(f"/draft {row}")["text"]
+    assert "<b>To:</b> collect-cvs@phish.example\n" in text
+    assert "kai@example.org" not in text
+    assert "⚠ replies go to collect-cvs@phish.example, not to the sender" in text
+
+
+def test_push_card_names_the_draft_recipient(bot: Bot) -> None:
+    """Given a priority lead with a draft to a Reply-To elsewhere, when it is pushed, then the card names the
+    recipient and warns."""
+    row, _ = _phish_draft(bot, 22)
+    push = bot.fake.wait_until(lambda: bot.fake.sent_to(OWNER), what="the push")[0]
+    assert f"#{row}" in push["text"]
+    assert "A reply draft to collect-cvs@phish.example is in your Drafts folder." in push["text"]
+    assert "⚠ replies go to collect-cvs@phish.example, not to the sender" in push["text"]
+
+
+def test_a_card_about_hostile_text_is_delivered(bot: Bot) -> None:
+    """Given a lead whose subject is 100 KB of HTML-like, Markdown-like and control text, when it is pushed, then
+    Telegram accepts the card (valid HTML, below the length limit) and shows the text literally."""
+    row = bot.lead(23, subject="<b>*x*</b> _y_ [z](http://evil.example) &amp; \x1b[2J\u202e" + "w" * 100_000)
+    push = bot.fake.wait_until(lambda: bot.fake.sent_to(OWNER), what="the push")[0]
+    assert f"#{row}" in push["text"] and len(push["text"]) < 1_000
+    assert "&lt;b&gt;*x*&lt;/b&gt; _y_ [z](http://evil.example) &amp;amp; ␛[2J\\u202e" in push["text"]
+
+
+def test_a_draft_quoting_styled_unicode_is_delivered(bot: Bot) -> None:
+    """Given a draft of 6,000 "𝐛𝐨𝐥𝐝" letters (two UTF-16 units each, which Telegram counts), when the owner asks
+    /draft, then every piece is accepted and the whole text arrives."""
+    from bot.drafting import Owner, build_reply
+    from bot.parser import parse_mail
+
+    row = bot.lead(24, push=False)
+    styled = "𝐇𝐞𝐥𝐥𝐨 " * 1_000
+    original = parse_mail(b"From: Dana <dana@deepmind.com>\r\nSubject: Role\r\n\r\nHi")
+    raw = build_reply(original, styled, Owner("Kai", "kai@example.org", "Kai"))
+    bot.store.enqueue("draft", "draft:me/INBOX/1/24", {"folder": "Drafts", "message": raw}, row)
+    before = len(bot.fake.sent_to(OWNER))
+    bot.fake.inject_message(f"/draft {row}", OWNER)
+    bot.fake.wait_until(lambda: len(bot.fake.sent_to(OWNER)) >= before + 3, what="three pieces")
+    time.sleep(0.3)
+    joined = "".join(p["text"] for p in bot.fake.sent_to(OWNER)[before:])
+    assert joined.count("𝐇𝐞𝐥𝐥𝐨") == 1_000
+
+
 def test_draft_whose_text_was_dropped_points_to_the_drafts_folder(bot: Bot) -> None:
     row = bot.lead(18, push=False)
     bot.store.enqueue("draft", "draft:me/INBOX/1/18", {"folder": "Drafts", "message": b"Subject: Re\r\n\r\nHi"}, row)

@@ -31,3 +31,22 @@ def test_json_format_carries_extra_fields() -> None:
     logging.getLogger("mentorbox").info("triaged", extra={"folder": "INBOX", "uid": 7, "label": "job_lead"})
     record = json.loads(stream.getvalue().splitlines()[-1])
     assert record["msg"] == "triaged" and record["uid"] == 7 and record["label"] == "job_lead"
+
+
+def test_mail_text_cannot_forge_a_log_line_or_reach_the_terminal() -> None:
+    """Given a sender name with a newline, a forged log line and an escape sequence, when it is logged, then the
+    record stays one line with the characters shown visibly; a traceback keeps its lines."""
+    stream = io.StringIO()
+    setup_logging("INFO", "text", stream)
+    log = logging.getLogger("mentorbox")
+    log.info("parsed with problems: %s", "From: Eve\n2026-01-01 00:00:00 ERROR   mentorbox: forged\x1b[2J\u202e")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "Eve␊2026-01-01" in lines[0] and "forged␛[2J\\u202e" in lines[0]
+    try:
+        raise ValueError("bad header\x1b]0;x\x07")
+    except ValueError:
+        log.exception("failed")
+    tail = stream.getvalue().splitlines()[1:]
+    assert tail[0].endswith("failed") and tail[1].startswith("Traceback") and len(tail) > 3
+    assert "\x1b" not in stream.getvalue() and "ValueError: bad header␛]0;x␇" in tail[-1]

@@ -81,7 +81,7 @@ def test_callback_refuses_to_build_invalid_data() -> None:
 def test_split_keeps_every_piece_under_the_limit_and_loses_nothing(lines: list[str], limit: int) -> None:
     text = "\n".join(fmt.esc(line) for line in lines)
     pieces = fmt.split_message(text, limit)
-    assert all(0 < len(p) <= limit for p in pieces)
+    assert all(0 < fmt.units(p) <= limit for p in pieces)
     assert all(html_error(p) is None for p in pieces), "no entity is cut in half"
     if text.strip():
         assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
@@ -107,3 +107,34 @@ def test_durations(text: str, seconds: int | None) -> None:
 
 def test_ago() -> None:
     assert ago(5) == "5 s" and ago(600) == "10 min" and ago(7200) == "2.0 h" and ago(3 * 86_400) == "3.0 d"
+
+
+def test_card_names_the_draft_recipient_and_warns_when_it_is_not_the_sender() -> None:
+    """Given a draft addressed to a Reply-To that is not the sender, when the card is built, then it names that
+    address and says the reply does not go to the sender; a draft to the sender is named without a warning."""
+    text, _ = fmt.card(_row(), {"state": "new"}, what="lead", has_draft=True, recipient="collect-cvs@phish.example")
+    assert html_error(text) is None
+    assert "📝 A reply draft to collect-cvs@phish.example is in your Drafts folder." in text
+    assert "⚠ replies go to collect-cvs@phish.example, not to the sender" in text
+    plain, _ = fmt.card(_row(), {"state": "new"}, what="lead", has_draft=True, recipient="Dana@DeepMind.com")
+    assert "A reply draft to Dana@DeepMind.com" in plain and "⚠" not in plain
+
+
+def test_card_shows_control_and_bidi_characters_as_text() -> None:
+    """Given a subject and a sender with escapes and a right-to-left override, when the card is built, then none
+    of those characters is in it, each is shown visibly, and markup-like text stays text."""
+    text, _ = fmt.card(_row(subject="*bold* <b>x</b> \x1b[2J c\u202egnp.exe", sender="Mal\x1b]0;t\x07 <m@x.org>",
+                            summary="line\u2028two\x9b"), None, what="show", has_draft=False)
+    assert html_error(text) is None
+    for char in ("\x1b", "\x07", "\u202e", "\u2028", "\x9b"):
+        assert char not in text
+    assert "*bold* &lt;b&gt;x&lt;/b&gt; ␛[2J c\\u202egnp.exe" in text
+
+
+def test_text_outside_the_bmp_is_split_by_what_telegram_counts() -> None:
+    """Given 5,000 "𝐁" (each two UTF-16 units, as Telegram counts) on one line and on short lines, when split,
+    then every piece is at most the limit in UTF-16 units and nothing is lost."""
+    for text in ("𝐁" * 5_000, "\n".join(["𝐁𝐨𝐥𝐝 😀 text"] * 700)):
+        pieces = fmt.split_message(text)
+        assert all(len(p.encode("utf-16-le")) // 2 <= fmt.LIMIT for p in pieces)
+        assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
