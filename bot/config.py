@@ -533,10 +533,28 @@ def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = 
             raise ConfigError("", f"config file {str(file)!r} not found (copy config.example.toml there to start)")
         return parse_config({}, None)
     try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(_config_text(file))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{file}: not valid TOML: {exc}") from None
+    return parse_config(data, file.resolve())
+
+
+def _config_text(file: Path) -> str:
+    """The config file as text. A byte-order mark (Windows editors write one) is dropped: TOML forbids it, and
+    the parser's answer ("invalid statement at line 1, column 1") points at nothing the owner can see. A
+    file that is not UTF-8 text (another encoding, a binary file given by mistake) is named as such."""
+    try:
+        raw = file.read_bytes()
     except OSError as exc:
         raise ConfigError("", f"cannot read config file {str(file)!r}: {exc.strerror or exc}") from None
-    return parse_config(data, file.resolve())
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError("", f"config file {str(file)!r} is not a UTF-8 text file (line {line} has the byte "
+                              f"0x{raw[exc.start]:02x}): save it as UTF-8") from None
+    if "\x00" in text:
+        raise ConfigError("", f"config file {str(file)!r} is not a UTF-8 text file (it holds NUL bytes: a "
+                              "binary file, or text saved as UTF-16?)")
+    return text

@@ -136,12 +136,23 @@ def test_drafts_dir_writes_threaded_replies(config_file: Path, tmp_path: Path) -
         pytest.param(["check-config", "--config", "{config}"], None,
                      "mentorbox: error: config file '{config}' not found (copy config.example.toml there to start)\n",
                      id="no-config"),
+        pytest.param(["status", "--config", "{config}"], b'[owner]\nname = "J\xf6rg"\n',
+                     "mentorbox: error: config file '{config}' is not a UTF-8 text file (line 2 has the byte 0xf6): "
+                     "save it as UTF-8\n", id="latin-1"),
+        pytest.param(["status", "--config", "{config}"], b"\x7fELF\x02\x01\x01\x00\x00\x00",
+                     "mentorbox: error: config file '{config}' is not a UTF-8 text file (it holds NUL bytes: a binary "
+                     "file, or text saved as UTF-16?)\n", id="binary"),
+        pytest.param(["triage", "{sample}", "--config", "{config}"],
+                     '\ufeff[imap]\nhost = "h"\nusername = "u"\npassword_env = "P"\nport = "993x"\n'.encode(),
+                     "mentorbox: error: imap.port: expected an integer, got string '993x'\n", id="bom-is-read-past"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, isolated_env: dict[str, str], args: list[str],
-                                          config_text: str | None, message: str) -> None:
+                                          config_text: str | bytes | None, message: str) -> None:
     config = tmp_path / "config.toml"
-    if config_text is not None:
+    if isinstance(config_text, bytes):
+        config.write_bytes(config_text)
+    elif config_text is not None:
         config.write_text(config_text)
     values = {"missing": str(tmp_path / "nope.mbox"), "sample": str(SAMPLE_MBOX), "config": str(config)}
     done = run(*[a.format(**values) for a in args], env=isolated_env)
