@@ -418,10 +418,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     """mentorbox run: the daemon."""
     from bot.daemon import run_daemon
 
+    from bot.store import StoreLock
+
     config = load_config(args.config, required=True)
     _require_env_secrets(config)
     setup_logging(config.logging.level, args.log_format or config.logging.format)
-    return run_daemon(config, once=args.once, say=lambda text: log.info("%s", text))
+    with StoreLock(config.store.path):  # a second daemon on this store would draft and push everything twice
+        return run_daemon(config, once=args.once, say=lambda text: log.info("%s", text))
 
 
 def _require_env_secrets(config: Config) -> None:
@@ -439,10 +442,8 @@ def _require_env_secrets(config: Config) -> None:
 def cmd_backfill(args: argparse.Namespace) -> int:
     """mentorbox backfill --since DATE: triage older mail the first start skipped."""
     import datetime as dt
-    import threading
 
-    from bot.daemon import FolderWorker, start_services
-    from bot.imap_source import Mailbox
+    from bot.store import StoreLock
 
     try:
         since = dt.date.fromisoformat(args.since)
@@ -453,6 +454,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if not config.accounts:
         raise UsageError("no IMAP account configured: add an [imap] section")
     _require_env_secrets(config)
+    with StoreLock(config.store.path):  # (not beside a running daemon: both would draft the same mail)
+        return _backfill(config, since)
+
+
+def _backfill(config: Config, since: Any) -> int:
+    """Backfill every watched folder from ``since``, holding the store."""
+    import threading
+
+    from bot.daemon import FolderWorker, start_services
+    from bot.imap_source import Mailbox
+
     services = start_services(config, _say)  # (a broken reply template is reported now, not once a message)
     stop = threading.Event()
     total = 0

@@ -16,6 +16,7 @@ What it guarantees the daemon:
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import sqlite3
@@ -26,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot.errors import StoreError
+from bot.errors import StoreBusy, StoreError
 from bot.models import LABELS, LEAD_LABELS, Decision
 
 MESSAGE_STATUSES = ("new", "classified", "drafted", "notified", "done", "snoozed", "failed")
@@ -216,6 +217,53 @@ def _create_private(path: Path) -> None:
     except FileExistsError:
         return  # another thread or process of ours created it between the check and the open
     os.close(fd)
+
+
+def lock_path(store_path: Path) -> Path:
+    """The lock file of a store: next to it, named after it."""
+    return store_path.with_name(store_path.name + ".lock")
+
+
+class StoreLock:
+    """Sole use of a state store by the process that drafts and pushes from it (``run``, ``backfill``).
+
+    An exclusive ``flock`` on a file next to the store, which holds the holder's PID for the message a second
+    process prints. The kernel releases the lock with the process however it ends (``kill -9`` included), so a
+    lock left behind never blocks a restart; the file itself may stay and means nothing unlocked. Read-only
+    commands (``status``, ``digest``) do not take it and work while the daemon runs.
+    """
+
+    def __init__(self, store_path: str | os.PathLike[str]) -> None:
+        path = lock_path(Path(store_path))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot create the lock file {str(path)!r} of the state store: "
+                             f"{exc.strerror or exc}") from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self._fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(self._fd)
+            raise StoreBusy(
+                f"another mentorbox (PID {holder or 'unknown'}) is already working on the state store "
+                f"{str(store_path)!r}: stop it first (status and digest work meanwhile)") from None
+        pid = f"{os.getpid()}\n".encode("ascii")
+        os.pwrite(self._fd, pid, 0)  # (then cut: a process that reads meanwhile never finds it empty)
+        os.ftruncate(self._fd, len(pid))
+
+    def release(self) -> None:
+        """Give the store up (the lock goes with the process anyway)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> StoreLock:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
 
 
 def _use_wal(db: sqlite3.Connection, *, patience: float = 30.0) -> None:
