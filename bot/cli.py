@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -424,7 +425,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     _require_env_secrets(config)
     setup_logging(config.logging.level, args.log_format or config.logging.format)
     with StoreLock(config.store.path):  # a second daemon on this store would draft and push everything twice
+        _check_store(config)
         return run_daemon(config, once=args.once, say=lambda text: log.info("%s", text))
+
+
+def _check_store(config: Config) -> None:
+    """Stop with one line, before any work, if the store is damaged (see :meth:`Store.check`)."""
+    from bot.store import Store
+
+    if config.store.path.exists():
+        with closing(Store(config.store.path)) as store:
+            store.check()
 
 
 def _require_env_secrets(config: Config) -> None:
@@ -455,6 +466,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         raise UsageError("no IMAP account configured: add an [imap] section")
     _require_env_secrets(config)
     with StoreLock(config.store.path):  # (not beside a running daemon: both would draft the same mail)
+        _check_store(config)
         return _backfill(config, since)
 
 
@@ -682,6 +694,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mentorbox: interrupted", file=sys.stderr)
         return 130
+    except sqlite3.DatabaseError as exc:
+        from bot.store import damaged, is_damage
+
+        if not is_damage(exc) or os.environ.get("MENTORBOX_DEBUG"):
+            raise
+        print(f"mentorbox: error: {damaged(_store_path(args), str(exc))}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error. Silence the flush at exit too.
         try:
@@ -695,6 +714,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mentorbox: unexpected error: {type(exc).__name__}: {REDACTOR.redact(str(exc))} "
               "(a bug: please report it; MENTORBOX_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
+
+
+def _store_path(args: argparse.Namespace) -> str:
+    """The store the command used (for an error about it), or a word for it if the config cannot say."""
+    try:
+        return str(load_config(getattr(args, "config", None)).store.path)
+    except MentorboxError:
+        return "state.sqlite3"
 
 
 if __name__ == "__main__":

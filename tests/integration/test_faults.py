@@ -7,6 +7,7 @@ drafts the server refuses in a ``--once`` run.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sqlite3
@@ -14,8 +15,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.fake_bot_api import TOKEN, FakeBotApi
 from tests.integration.test_daemon import ANSWERED, _drafts, _rows, _sample_messages, _start_daemon
 from tests.test_cli import _mentorbox, run
+
+OWNER = 4242
 
 
 def _store(config: Path) -> Path:
@@ -56,3 +60,69 @@ def test_a_second_daemon_on_the_same_store_is_refused_and_a_killed_ones_lock_goe
     after = run("run", "--once", "--config", str(daemon_config), env=env)  # the lock died with the process
     assert after.returncode == 0, after.stderr
     assert len(_drafts(imap)) == len(drafts)
+
+
+def _telegram_section(fake: FakeBotApi) -> str:
+    return (f'\n[telegram]\nenabled = true\ntoken_env = "MBX_TEST_TG"\nallowed_chat_ids = [{OWNER}]\n'
+            f'api_base_url = "{fake.base_url}"\n\n[priority]\nvip = ["DeepMind"]\n')
+
+
+def _outbox_rows(config: Path) -> list[sqlite3.Row]:
+    db = sqlite3.connect(f"file:{_store(config)}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return list(db.execute("SELECT outbox.*, messages.status AS status, leads.state AS lead FROM outbox"
+                               " LEFT JOIN messages ON messages.id = outbox.message_row"
+                               " LEFT JOIN leads ON leads.message_row = outbox.message_row"))
+    finally:
+        db.close()
+
+
+def test_an_emptied_store_finds_its_drafts_in_drafts_and_repeats_neither_draft_nor_push(  # type: ignore[no-untyped-def]
+        imap, daemon_config: Path, env) -> None:
+    """Given a mailbox triaged once (drafts in Drafts, leads pushed to Telegram), when the store is emptied (a
+    0-byte file: a failed restore) and ``run --once`` runs again, then it says so in one WARNING line (how
+    many drafts, that their messages are not drafted again, what probably happened), appends no second
+    draft, records each draft found as stored with its UID, and pushes no lead again."""
+    fake = FakeBotApi()
+    fake.start()
+    try:
+        daemon_config.write_text(daemon_config.read_text() + _telegram_section(fake))
+        env = {**env, "MBX_TEST_TG": TOKEN}
+        messages = _sample_messages()
+        imap.multiappend("INBOX", messages)
+        first = run("run", "--once", "--config", str(daemon_config), env=env)
+        assert first.returncode == 0, first.stderr
+        drafts = _drafts(imap)
+        pushed = len(fake.sent)
+        assert len(drafts) > 30 and pushed > 0
+        imap.select_folder("Drafts", readonly=True)
+        uids = {str(d["Message-ID"]): uid for uid, d in zip(sorted(imap.search("ALL")), _drafts(imap))}
+
+        _store(daemon_config).write_bytes(b"")  # what a failed restore or a deleted store leaves
+        again = run("run", "--once", "--config", str(daemon_config), env=env)
+        assert again.returncode == 0, again.stderr
+        assert len(_drafts(imap)) == len(drafts), "a draft was appended a second time"
+        warnings = [line for line in again.stderr.splitlines() if " WARNING " in line]
+        assert len(warnings) == 1, warnings
+        assert re.search(rf"Drafts holds {len(drafts)} draft\(s\) mentorbox made, but the state store "
+                         rf"{re.escape(str(_store(daemon_config)))} has no record of any: the store is new "
+                         r"\(deleted, emptied, or restored from an older backup\?\)\. The messages they answer will "
+                         r"not be drafted again, nor pushed to Telegram again", warnings[0]), warnings[0]
+        rows = _rows(daemon_config)
+        assert len(rows) == len(messages)
+        deserving = [r for r in rows if r["label"] in ANSWERED]
+        assert {r["status"] for r in deserving} == {"drafted"}
+        outbox = _outbox_rows(daemon_config)
+        stored = {r["message_row"]: r for r in outbox if r["kind"] == "draft"}
+        assert len(stored) == len(drafts) and {r["state"] for r in stored.values()} == {"done"}
+        for row in deserving:  # each recorded with the UID it has in Drafts
+            draft = stored[row["id"]]
+            message_id = json.loads(draft["payload"])["message_id"]
+            assert draft["result"] == str(uids[message_id]) and row["draft_ref"] == f"Drafts/{uids[message_id]}"
+        pushes = [r for r in outbox if r["kind"] == "telegram"]
+        assert not [r for r in pushes if r["status"] == "drafted"], "a message drafted before was pushed again"
+        assert len(fake.sent) == pushed + len(pushes)
+        assert all(r["lead"] == "notified" for r in outbox if r["kind"] == "draft" and r["lead"])
+    finally:
+        fake.close()
