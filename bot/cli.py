@@ -479,7 +479,7 @@ def _backfill(config: Config, since: Any) -> int:
 
     services = start_services(config, _say)  # (a broken reply template is reported now, not once a message)
     stop = threading.Event()
-    total = 0
+    total, code = 0, 0
     for account in config.accounts:
         for folder in account.folders:
             worker = FolderWorker(account, folder, services, stop)
@@ -503,12 +503,14 @@ def _backfill(config: Config, since: Any) -> int:
                         _say(f"{where}: {n}/{t}")
 
                     done = worker.sync(mailbox, backfill_since=since, progress=report)
+                if worker.tell_refused_drafts():
+                    code = 1
             finally:
                 mailbox.close()
                 worker.close()
             print(f"{account.name}/{folder}: {done} older message(s) triaged since {since}")
             total += done
-    return 0
+    return code
 
 
 def _synced_at(row: Any) -> str:

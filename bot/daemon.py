@@ -1033,7 +1033,7 @@ class FolderWorker:
                 net.reset()
                 auth.reset()
                 if once:
-                    return True
+                    return not self.tell_refused_drafts()
                 renew_at = time.monotonic() + IDLE_RENEW
                 while not self.stop.is_set():
                     if self.services.paused.is_set():
@@ -1076,6 +1076,17 @@ class FolderWorker:
                 if mailbox is not None:
                     mailbox.close()
         return self.healthy
+
+    def tell_refused_drafts(self) -> bool:
+        """Log an ERROR line if drafts of this folder wait because the server refused them, and say whether
+        they do. For the one-pass commands (``run --once``, ``backfill``): their exit code must not say all is
+        well while drafts are missing from Drafts (a daemon goes on offering them, and the watchdog tells)."""
+        count, first, reason = self.store.refused_drafts(f"draft:{self.account.name}/{self.folder}/")
+        if count:
+            when = datetime.fromtimestamp(first).strftime("%H:%M")
+            log.error("%d draft(s) refused by the server are not in Drafts; kept, and offered again by a run from "
+                      "%s on: %s", count, when, reason, extra=self._log_where())
+        return bool(count)
 
     def _wait_paused(self, mailbox: Mailbox) -> None:
         """Paused: keep the connection alive with a NOOP a minute, process nothing."""

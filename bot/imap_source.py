@@ -395,7 +395,12 @@ class Mailbox:
         """The UID of each draft mentorbox made in ``folder``, by its Message-ID: one SEARCH for the
         ``X-Mentorbox: draft`` header (flagged \\Draft or not: the owner may have edited or unflagged it), then
         one FETCH of the Message-IDs of what it found. Selects ``folder`` (read-only)."""
-        self.select(folder, readonly=True)
+        try:
+            with self._guard(f"select {folder!r}", refusal=f"open {folder!r}"):
+                info = self.client.select_folder(folder, readonly=True)
+        except ActionRefused:
+            return {}  # (no such folder: nothing in it; an APPEND there is refused and says so)
+        self.selected, self._exists = folder, int(info.get(b"EXISTS", 0))
         with self._guard("search drafts"):
             uids = self.client.search(["HEADER", *DRAFT_MARK])
         found: dict[str, int] = {}

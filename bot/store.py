@@ -1048,6 +1048,20 @@ class Store:
         return self._db.execute("SELECT 1 FROM outbox WHERE dedup_key >= ? AND dedup_key < ? LIMIT 1",
                                 (prefix, prefix[:-1] + "0")).fetchone() is not None
 
+    def refused_drafts(self, prefix: str) -> tuple[int, float, str]:
+        """Drafts (dedup key starting with ``prefix``) that wait because the server refused them: how many,
+        when the first is offered again (epoch seconds), and the server's latest reason."""
+        where = ("kind = 'draft' AND state = 'pending' AND last_error IS NOT NULL"
+                 " AND dedup_key >= ? AND dedup_key < ?")
+        bounds = (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        count, first = self._db.execute(f"SELECT COUNT(*), MIN(not_before) FROM outbox WHERE {where}",
+                                        bounds).fetchone()
+        if not count:
+            return 0, 0.0, ""
+        reason = self._db.execute(f"SELECT last_error FROM outbox WHERE {where} ORDER BY updated_at DESC LIMIT 1",
+                                  bounds).fetchone()[0]
+        return int(count), float(first), str(reason)
+
     def has_draft(self, message_row: int) -> bool:
         """Whether a draft was made for a message (without loading the draft itself)."""
         return self._db.execute("SELECT 1 FROM outbox WHERE message_row = ? AND kind = 'draft' LIMIT 1",

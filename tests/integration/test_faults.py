@@ -126,3 +126,23 @@ def test_an_emptied_store_finds_its_drafts_in_drafts_and_repeats_neither_draft_n
         assert all(r["lead"] == "notified" for r in outbox if r["kind"] == "draft" and r["lead"])
     finally:
         fake.close()
+
+
+def test_backfill_exits_1_when_the_server_refuses_its_drafts(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """Given a Drafts folder the server refuses (configured, but not there: APPEND answers NO [TRYCREATE]),
+    when ``backfill`` triages older mail, then it records everything, keeps the drafts to offer again, and
+    says in one ERROR line that they are not in Drafts: exit 1, not 0."""
+    daemon_config.write_text(daemon_config.read_text() + 'drafts_folder = "Gone"\n')
+    messages = _sample_messages()[:12]
+    imap.multiappend("INBOX", messages)
+    done = run("backfill", "--since", "2000-01-01", "--config", str(daemon_config), env=env)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    rows = _rows(daemon_config)
+    waiting = [r for r in rows if r["label"] in ANSWERED]
+    assert len(rows) == len(messages) and waiting and {r["status"] for r in waiting} == {"classified"}
+    said = [line for line in done.stderr.splitlines() if " ERROR " in line]
+    assert len(said) == 1 and re.search(
+        rf"{len(waiting)} draft\(s\) refused by the server are not in Drafts; kept, and offered again by a run "
+        r"from \d\d:\d\d on: .*TRYCREATE", said[0]), done.stderr
+    assert "default/INBOX: 12 older message(s) triaged since 2000-01-01" in done.stdout
