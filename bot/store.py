@@ -251,8 +251,13 @@ class StoreLock:
                 f"another mentorbox (PID {holder or 'unknown'}) is already working on the state store "
                 f"{str(store_path)!r}: stop it first (status and digest work meanwhile)") from None
         pid = f"{os.getpid()}\n".encode("ascii")
-        os.pwrite(self._fd, pid, 0)  # (then cut: a process that reads meanwhile never finds it empty)
-        os.ftruncate(self._fd, len(pid))
+        try:
+            os.pwrite(self._fd, pid, 0)  # (then cut: a process that reads meanwhile never finds it empty)
+            os.ftruncate(self._fd, len(pid))
+        except OSError as exc:  # (a full disk: the lock is held, but the store will not be writable either)
+            self.release()
+            raise StoreError(f"cannot write the lock file {str(path)!r} of the state store: "
+                             f"{exc.strerror or exc}") from None
 
     def release(self) -> None:
         """Give the store up (the lock goes with the process anyway)."""
@@ -362,10 +367,11 @@ class Store:
             self._db.execute(f"SAVEPOINT {name}")
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute(f"ROLLBACK TO {name}")
-                self._db.execute(f"RELEASE {name}")
-                raise
+            except BaseException as exc:
+                if self._db.in_transaction:  # (SQLite rolls the whole transaction back itself on some errors)
+                    self._db.execute(f"ROLLBACK TO {name}")
+                    self._db.execute(f"RELEASE {name}")
+                raise self._cannot_write(exc) or exc
             else:
                 self._db.execute(f"RELEASE {name}")
             finally:
@@ -374,11 +380,23 @@ class Store:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
             self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise self._cannot_write(exc) or exc
+
+    def _cannot_write(self, exc: BaseException) -> StoreError | None:
+        """A :class:`StoreError` for a write that failed for want of room (or of a working disk), else None.
+
+        It is an error the daemon knows: logged in one line and retried after a pause (a disk that fills up
+        is freed again), ``--once`` exits 1; nothing is lost, since what was not committed is processed again.
+        Any other error stays what it is.
+        """
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and ("full" in text or "disk I/O error" in text):
+            return StoreError(f"cannot write the state store {str(self.path)!r}: {text} (is its disk full?)")
+        return None
 
     def check(self) -> None:
         """Raise :func:`damaged` unless SQLite finds the whole file sound (``PRAGMA quick_check``: every page

@@ -146,3 +146,40 @@ def test_backfill_exits_1_when_the_server_refuses_its_drafts(imap, daemon_config
         rf"{len(waiting)} draft\(s\) refused by the server are not in Drafts; kept, and offered again by a run "
         r"from \d\d:\d\d on: .*TRYCREATE", said[0]), done.stderr
     assert "default/INBOX: 12 older message(s) triaged since 2000-01-01" in done.stdout
+
+
+def _run_limited(config: Path, env: dict[str, str], max_file_bytes: int) -> subprocess.CompletedProcess[str]:
+    """``run --once`` with no file of its allowed to grow past ``max_file_bytes`` (RLIMIT_FSIZE): a disk that
+    fills up, for this process alone (Python ignores SIGXFSZ, so a write past it fails with EFBIG)."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    return subprocess.run([*_mentorbox(), "run", "--once", "--config", str(config)], env=env, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL, preexec_fn=limit)
+
+
+def test_a_store_that_cannot_grow_is_one_line_and_exit_1_and_loses_nothing(  # type: ignore[no-untyped-def]
+        imap, daemon_config: Path, env) -> None:
+    """Given a store whose disk fills up during the first sync (its files may not grow past 400 KB), when
+    ``run --once`` runs, then it stops with one ERROR line naming the store and the cause, exit 1, and no
+    traceback; once there is room, the next run records every message once and makes each draft once."""
+    run("run", "--once", "--config", str(daemon_config), env=env)  # (start-up files made; the store too)
+    assert _store(daemon_config).exists()
+    messages = _sample_messages()
+    imap.multiappend("INBOX", messages)
+    full = _run_limited(daemon_config, env, 400_000)
+    assert full.returncode == 1, full.stderr
+    assert "Traceback" not in full.stderr and "unexpected error" not in full.stderr, full.stderr
+    assert re.search(rf" ERROR +mentorbox\.daemon: cannot write the state store '{re.escape(str(_store(daemon_config)))}'"
+                     r": (database or disk is full|disk I/O error) \(is its disk full\?\)", full.stderr), full.stderr
+    assert len(_rows(daemon_config)) < len(messages)
+
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    rows = _rows(daemon_config)
+    assert len(rows) == len(messages) and len({r["uid"] for r in rows}) == len(messages)
+    drafts = _drafts(imap)
+    assert sorted(str(d["In-Reply-To"]) for d in drafts) == sorted(
+        r["message_id"] for r in rows if r["label"] in ANSWERED)
