@@ -418,7 +418,6 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """mentorbox run: the daemon."""
     from bot.daemon import run_daemon
-
     from bot.store import StoreLock
 
     config = load_config(args.config, required=True)

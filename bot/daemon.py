@@ -354,7 +354,8 @@ class FolderWorker:
 
     def _draft_is_there(self, key: MessageKey) -> bool:
         """Whether the draft for ``key`` was found in Drafts by :meth:`_look_for_drafts`."""
-        return bool(self._drafts_there) and draft_message_id(key, self.services.owner.address) in self._drafts_there
+        there = self._drafts_there
+        return there is not None and draft_message_id(key, self.services.owner.address) in there
 
     def _already_there(self, items: list[Any]) -> list[Any]:
         """Of these pending drafts, the ones to APPEND; those found in Drafts are recorded as stored, with
@@ -362,8 +363,9 @@ class FolderWorker:
         if not self._drafts_there:
             return items
         there = self._drafts_there
-        found = [(item, str(item.payload.get("folder") or self.drafts_folder), there[item.payload["message_id"]])
-                 for item in items if item.payload.get("message_id") in there]
+        found: list[tuple[Any, str, int | None]] = [
+            (item, str(item.payload.get("folder") or self.drafts_folder), there[item.payload["message_id"]])
+            for item in items if item.payload.get("message_id") in there]
         if not found:
             return items
         self._drafts_stored(LaneResult(appended=found))

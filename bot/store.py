@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from bot.errors import StoreBusy, StoreError
 from bot.models import LABELS, LEAD_LABELS, Decision
@@ -265,7 +265,7 @@ class StoreLock:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> StoreLock:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -364,39 +364,45 @@ class Store:
         if self._db.in_transaction:
             self._depth += 1
             name = f"unit{self._depth}"
-            self._db.execute(f"SAVEPOINT {name}")
+            with self._writing():
+                self._db.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:  # (SQLite rolls the whole transaction back itself on some errors)
+                        self._db.execute(f"ROLLBACK TO {name}")
+                        self._db.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self._db.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
+            return
+        with self._writing():
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
-            except BaseException as exc:
-                if self._db.in_transaction:  # (SQLite rolls the whole transaction back itself on some errors)
-                    self._db.execute(f"ROLLBACK TO {name}")
-                    self._db.execute(f"RELEASE {name}")
-                raise self._cannot_write(exc) or exc
-            else:
-                self._db.execute(f"RELEASE {name}")
-            finally:
-                self._depth -= 1
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except BaseException as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise self._cannot_write(exc) or exc
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
-    def _cannot_write(self, exc: BaseException) -> StoreError | None:
-        """A :class:`StoreError` for a write that failed for want of room (or of a working disk), else None.
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a write that failed for want of room (or of a working disk) into a :class:`StoreError`.
 
-        It is an error the daemon knows: logged in one line and retried after a pause (a disk that fills up
-        is freed again), ``--once`` exits 1; nothing is lost, since what was not committed is processed again.
-        Any other error stays what it is.
+        It is then an error the daemon knows: logged in one line and retried after a pause (a disk that fills
+        up is freed again), ``--once`` exits 1; nothing is lost, since what was not committed is processed
+        again. Any other error stays what it is.
         """
-        text = str(exc)
-        if isinstance(exc, sqlite3.OperationalError) and ("full" in text or "disk I/O error" in text):
-            return StoreError(f"cannot write the state store {str(self.path)!r}: {text} (is its disk full?)")
-        return None
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "full" not in text and "disk I/O error" not in text:
+                raise
+            raise StoreError(f"cannot write the state store {str(self.path)!r}: {text} (is its disk full?)") from None
 
     def check(self) -> None:
         """Raise :func:`damaged` unless SQLite finds the whole file sound (``PRAGMA quick_check``: every page

@@ -157,7 +157,7 @@ def _run_limited(config: Path, env: dict[str, str], max_file_bytes: int) -> subp
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
 
     return subprocess.run([*_mentorbox(), "run", "--once", "--config", str(config)], env=env, capture_output=True,
-                          text=True, timeout=300, stdin=subprocess.DEVNULL, preexec_fn=limit)
+                          text=True, timeout=300, stdin=subprocess.DEVNULL, preexec_fn=limit, check=False)
 
 
 def test_a_store_that_cannot_grow_is_one_line_and_exit_1_and_loses_nothing(  # type: ignore[no-untyped-def]
