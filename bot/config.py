@@ -22,6 +22,7 @@ import platformdirs
 from bot.errors import ConfigError
 from bot.models import LABELS, LEAD_LABELS
 from bot.secrets import SecretRef
+from bot.textfiles import utf8_text
 
 APP = "mentorbox"
 CONFIG_ENV = "MENTORBOX_CONFIG"
@@ -540,21 +541,11 @@ def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = 
 
 
 def _config_text(file: Path) -> str:
-    """The config file as text. A byte-order mark (Windows editors write one) is dropped: TOML forbids it, and
-    the parser's answer ("invalid statement at line 1, column 1") points at nothing the owner can see. A
-    file that is not UTF-8 text (another encoding, a binary file given by mistake) is named as such."""
+    """The config file as text (see :func:`bot.textfiles.utf8_text`: a byte-order mark is read past, a file
+    that is not UTF-8 text is named as such)."""
     try:
-        raw = file.read_bytes()
+        return utf8_text(file.read_bytes(), f"config file {str(file)!r}")
     except OSError as exc:
         raise ConfigError("", f"cannot read config file {str(file)!r}: {exc.strerror or exc}") from None
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError("", f"config file {str(file)!r} is not a UTF-8 text file (line {line} has the byte "
-                              f"0x{raw[exc.start]:02x}): save it as UTF-8") from None
-    if "\x00" in text:
-        raise ConfigError("", f"config file {str(file)!r} is not a UTF-8 text file (it holds NUL bytes: a "
-                              "binary file, or text saved as UTF-16?)")
-    return text
+    except ValueError as exc:
+        raise ConfigError("", str(exc)) from None

@@ -285,6 +285,28 @@ def test_check_config_names_a_broken_template_file_and_line(tmp_path: Path, isol
     assert f"{templates / 'job_lead.txt.j2'}:3: 'frist_name' is undefined" in done.stdout
 
 
+@pytest.mark.parametrize(("prefix", "expected"), [
+    pytest.param(b"\xff\xfe", "  FAIL  template {faq} is not a UTF-8 text file (line 1 has the byte 0xff): save it as "
+                 "UTF-8\n", id="not-utf-8"),
+    pytest.param(b"\xef\xbb\xbf", "  ok    FAQ {faq}: {entries} entries\n", id="bom-is-read-past"),
+])
+def test_check_config_reads_faq_toml_as_editors_save_it(tmp_path: Path, isolated_env: dict[str, str], prefix: bytes,
+                                                         expected: str) -> None:
+    """A faq.toml saved with a byte-order mark is read; one in another encoding is named, never a traceback."""
+    templates = tmp_path / "templates"
+    shutil.copytree(shipped_templates_dir(), templates)
+    faq = templates / "faq.toml"
+    faq.write_bytes(prefix + faq.read_bytes())
+    config = tmp_path / "c.toml"
+    config.write_text(f'[drafts]\ntemplates_dir = "{templates}"\n')
+    done = run("check-config", "--config", str(config), env=isolated_env)
+    assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr, done.stderr
+    from bot.faq import load_faq
+
+    entries = len(load_faq(shipped_templates_dir()))
+    assert expected.format(faq=faq, entries=entries) in done.stdout, done.stdout
+
+
 def test_progress_bar_on_a_terminal_keeps_jsonl_on_stdout(config_file: Path, tmp_path: Path) -> None:
     """Given stderr is a terminal and 60 messages, a progress bar is drawn there and stdout stays pure JSONL."""
     import pty
