@@ -235,7 +235,7 @@ class StoreLock:
     """
 
     def __init__(self, store_path: str | os.PathLike[str]) -> None:
-        path = lock_path(Path(store_path))
+        path = lock_path(Path(store_path).resolve())  # (one lock however the store is named: a symlink too)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -317,6 +317,9 @@ class Store:
         self.path = Path(path)
         self._clock = clock
         self._depth = 0
+        if self.path.is_dir():
+            raise StoreError(f"the state store {str(path)!r} is a directory: store.path names the database file "
+                             f"(e.g. {str(self.path / 'state.sqlite3')!r})")
         try:
             if str(path) != ":memory:":
                 _create_private(self.path)

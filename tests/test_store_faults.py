@@ -3,11 +3,15 @@ wrong and what to do, a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
 
-from bot.store import Store
+import pytest
+
+from bot.errors import StoreBusy
+from bot.store import Store, StoreLock
 from tests.test_cli import run
 
 UNREACHABLE = '\n[imap]\nhost = "127.0.0.1"\nport = 1\nusername = "u"\npassword_env = "MBX_TEST_PW"\n'
@@ -54,3 +58,38 @@ def test_a_store_damaged_in_the_middle_says_so_and_how_to_recover(config_file: P
     store.rename(store.with_name("state.sqlite3.damaged"))
     done = run("status", "--config", str(config_file), env=env)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_store_path_that_is_a_directory_is_named_as_such(config_file: Path, isolated_env: dict[str, str]) -> None:
+    """Given ``store.path`` naming a directory (a common slip: the data dir instead of the file), ``status``
+    and ``run --once`` say so in one line and what to write instead, exit 1."""
+    folder = config_file.parent / "data"
+    folder.mkdir()
+    text = config_file.read_text().replace(str(config_file.parent / "state.sqlite3"), str(folder))
+    config_file.write_text(text + UNREACHABLE)
+    env = {**isolated_env, "MBX_TEST_PW": "pw"}
+    for args in (["status"], ["run", "--once"]):
+        done = run(*args, "--config", str(config_file), env=env)
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr.splitlines()[-1] == (
+            f"mentorbox: error: the state store '{folder}' is a directory: store.path names the database file "
+            f"(e.g. '{folder / 'state.sqlite3'}')"), done.stderr
+
+
+def test_the_store_lock_holds_however_the_store_is_named(tmp_path: Path) -> None:
+    """Given a process holding a store, a second holder through a symlink to the file is refused, naming the
+    PID; once the first lets go, the store can be taken again (flock locks are per open file, so this holds
+    within one process as between two)."""
+
+    real = tmp_path / "data" / "state.sqlite3"
+    real.parent.mkdir()
+    Store(real).close()
+    alias = tmp_path / "mentorbox.sqlite3"  # (another config's name for the same file)
+    alias.symlink_to(real)
+    first = StoreLock(real)
+    with pytest.raises(StoreBusy, match=rf"another mentorbox \(PID {os.getpid()}\) is already working on the state"
+                                        rf" store '{alias}'"):
+        StoreLock(alias)
+    first.release()
+    with StoreLock(alias):
+        assert (real.parent / "state.sqlite3.lock").read_text() == f"{os.getpid()}\n"
