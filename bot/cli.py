@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -514,11 +515,23 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """mentorbox run: the daemon."""
     from bot.daemon import run_daemon
+    from bot.store import StoreLock
 
     config = load_config(args.config, required=True)
     _require_env_secrets(config)
     setup_logging(config.logging.level, args.log_format or config.logging.format)
-    return run_daemon(config, once=args.once, say=lambda text: log.info("%s", text))
+    with StoreLock(config.store.path):  # a second daemon on this store would draft and push everything twice
+        _check_store(config)
+        return run_daemon(config, once=args.once, say=lambda text: log.info("%s", text))
+
+
+def _check_store(config: Config) -> None:
+    """Stop with one line, before any work, if the store is damaged (see :meth:`Store.check`)."""
+    from bot.store import Store
+
+    if config.store.path.exists():
+        with closing(Store(config.store.path)) as store:
+            store.check()
 
 
 def _require_env_secrets(config: Config) -> None:
@@ -536,10 +549,8 @@ def _require_env_secrets(config: Config) -> None:
 def cmd_backfill(args: argparse.Namespace) -> int:
     """mentorbox backfill --since DATE: triage older mail the first start skipped."""
     import datetime as dt
-    import threading
 
-    from bot.daemon import FolderWorker, start_services
-    from bot.imap_source import Mailbox
+    from bot.store import StoreLock
 
     try:
         since = dt.date.fromisoformat(args.since)
@@ -550,9 +561,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if not config.accounts:
         raise UsageError("no IMAP account configured: add an [imap] section")
     _require_env_secrets(config)
+    with StoreLock(config.store.path):  # (not beside a running daemon: both would draft the same mail)
+        _check_store(config)
+        return _backfill(config, since)
+
+
+def _backfill(config: Config, since: Any) -> int:
+    """Backfill every watched folder from ``since``, holding the store."""
+    import threading
+
+    from bot.daemon import FolderWorker, start_services
+    from bot.imap_source import Mailbox
+
     services = start_services(config, _say)  # (a broken reply template is reported now, not once a message)
     stop = threading.Event()
-    total = 0
+    total, code = 0, 0
     for account in config.accounts:
         for folder in account.folders:
             worker = FolderWorker(account, folder, services, stop)
@@ -576,12 +599,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                         _say(f"{where}: {n}/{t}")
 
                     done = worker.sync(mailbox, backfill_since=since, progress=report)
+                if worker.tell_refused_drafts():
+                    code = 1
             finally:
                 mailbox.close()
                 worker.close()
             print(f"{account.name}/{folder}: {done} older message(s) triaged since {since}")
             total += done
-    return 0
+    return code
 
 
 def _synced_at(row: Any) -> str:
@@ -766,6 +791,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mentorbox: interrupted", file=sys.stderr)
         return 130
+    except sqlite3.DatabaseError as exc:
+        from bot.store import damaged, is_damage
+
+        if not is_damage(exc) or os.environ.get("MENTORBOX_DEBUG"):
+            raise
+        print(f"mentorbox: error: {damaged(_store_path(args), str(exc))}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error. Silence the flush at exit too.
         try:
@@ -779,6 +811,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mentorbox: unexpected error: {type(exc).__name__}: {visible(REDACTOR.redact(str(exc)))} "
               "(a bug: please report it; MENTORBOX_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
+
+
+def _store_path(args: argparse.Namespace) -> str:
+    """The store the command used (for an error about it), or a word for it if the config cannot say."""
+    try:
+        return str(load_config(getattr(args, "config", None)).store.path)
+    except MentorboxError:
+        return "state.sqlite3"
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import platformdirs
 from bot.errors import ConfigError
 from bot.models import LABELS, LEAD_LABELS
 from bot.secrets import SecretRef
+from bot.textfiles import utf8_text
 
 APP = "mentorbox"
 CONFIG_ENV = "MENTORBOX_CONFIG"
@@ -533,10 +534,18 @@ def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = 
             raise ConfigError("", f"config file {str(file)!r} not found (copy config.example.toml there to start)")
         return parse_config({}, None)
     try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(_config_text(file))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{file}: not valid TOML: {exc}") from None
+    return parse_config(data, file.resolve())
+
+
+def _config_text(file: Path) -> str:
+    """The config file as text (see :func:`bot.textfiles.utf8_text`: a byte-order mark is read past, a file
+    that is not UTF-8 text is named as such)."""
+    try:
+        return utf8_text(file.read_bytes(), f"config file {str(file)!r}")
     except OSError as exc:
         raise ConfigError("", f"cannot read config file {str(file)!r}: {exc.strerror or exc}") from None
-    return parse_config(data, file.resolve())
+    except ValueError as exc:
+        raise ConfigError("", str(exc)) from None

@@ -173,6 +173,17 @@ class Services:
     """Held by the one folder whose backlog uses the helper connections: at most two more connections than
     folders, however many folders start with a backlog (servers limit connections per user: Dovecot to 10,
     Gmail to 15, and the owner's mail clients count too)."""
+    said: set[str] = field(default_factory=set)
+    """Warnings given once for all workers (e.g. one per account, however many folders it watches)."""
+    _saying: threading.Lock = field(default_factory=threading.Lock)
+
+    def first_to_say(self, what: str) -> bool:
+        """Whether this is the first worker to give the warning ``what`` (then the others keep quiet)."""
+        with self._saying:
+            if what in self.said:
+                return False
+            self.said.add(what)
+            return True
 
     def kick(self, account: str, folder: str) -> None:
         """Make one folder's worker sync now (e.g. a follow-up draft is waiting to be appended)."""
@@ -272,6 +283,9 @@ class FolderWorker:
         """UIDs of a batch whose fetch failed: fetched one at a time until a sync gets through."""
         self._told: list[tuple[int, str, tuple[Any, ...], dict[str, Any]]] | None = None
         """Log lines about the batch being recorded, said once it is committed (see :meth:`_tell`)."""
+        self._drafts_there: dict[str, int] | None = None
+        """Our drafts found in Drafts (Message-ID -> UID) by a sync the store had not looked before (see
+        :meth:`_look_for_drafts`); None once it has."""
 
     # ------------------------------------------------------------------ one pass
 
@@ -282,6 +296,8 @@ class FolderWorker:
             self.drafts_folder = find_drafts_folder(mailbox.client, self.account.drafts_folder)
             if self.drafts_folder is None:
                 raise MentorboxError(f"account {self.account.name!r}: no Drafts folder found; set imap.drafts_folder")
+        if not self.store.setting(self._looked_key):
+            self._look_for_drafts(mailbox, self.drafts_folder)
         uidvalidity, uidnext = mailbox.select(self.folder, readonly=self._readonly)
         state = self.store.folder_state(self.account.name, self.folder)
         if backfill_since is not None:
@@ -289,6 +305,7 @@ class FolderWorker:
             uids = [u for u in mailbox.uids_since(backfill_since) if u <= last]
             done = self._process(mailbox, uidvalidity, uids, advance=False, progress=progress)
             self._perform_outbox(mailbox, uidvalidity)
+            self._done_looking()
             return done
         window = self._window(mailbox, state, uidvalidity, uidnext)
         if window is not None:
@@ -298,6 +315,7 @@ class FolderWorker:
         uids += self._retries(uidvalidity, exclude=set(uids))
         done = self._process(mailbox, uidvalidity, sorted(set(uids)), advance=True, progress=progress)
         self._perform_outbox(mailbox, uidvalidity)
+        self._done_looking()
         if window is not None and not self.stop.is_set():
             self._close_window(window)
         elif not uids:
@@ -306,6 +324,63 @@ class FolderWorker:
         self.healthy, self.last_error = True, ""
         self.services.health.sync_ok(self.where)
         return done
+
+    # ------------------------------------------------------------------ a store that lost its records
+
+    @property
+    def _looked_key(self) -> str:
+        return f"drafts_looked:{self.account.name}/{self.folder}"
+
+    def _look_for_drafts(self, mailbox: Mailbox, drafts_folder: str) -> None:
+        """Find the drafts this mailbox already holds from mentorbox, before the store's first sync of the folder.
+
+        A store that is new while they are there was deleted, emptied or restored from an older backup: its
+        first sync would triage the last ``backfill_days`` again and APPEND a second draft of each. Our drafts
+        have a Message-ID made from the message they answer (:func:`draft_message_id`), so one SEARCH and one
+        FETCH here tell which of them are there: such a draft is recorded as stored, with its UID, instead
+        of being appended (:meth:`_already_there`), and its message pushes nothing to Telegram again (it was
+        triaged, and pushed, before). Two commands per folder, once per store, not one per draft.
+        """
+        found = mailbox.our_drafts(drafts_folder)
+        self._drafts_there = found
+        # The store is asked after the server: a draft another folder's worker appended meanwhile is recorded
+        # before it is appended, so it is never taken for one the store lost.
+        if found and not self.store.has_drafts(self.account.name) and self.services.first_to_say(
+                f"store-is-new:{self.account.name}"):
+            log.warning("%s holds %d draft(s) mentorbox made, but the state store %s has no record of any: the "
+                        "store is new (deleted, emptied, or restored from an older backup?). The messages they "
+                        "answer will not be drafted again, nor pushed to Telegram again; mail without a draft there is "
+                        "triaged as new", drafts_folder, len(found), self.services.config.store.path,
+                        extra={"account": self.account.name})
+
+    def _done_looking(self) -> None:
+        """The sync that looked has recorded everything it took: later ones need not look (a sync cut short
+        looks again, since the rest of its pass may answer drafts that are there)."""
+        if self._drafts_there is not None and not self.stop.is_set():
+            self.store.set_setting(self._looked_key, "1")
+            self._drafts_there = None
+
+    def _draft_is_there(self, key: MessageKey) -> bool:
+        """Whether the draft for ``key`` was found in Drafts by :meth:`_look_for_drafts`."""
+        there = self._drafts_there
+        return there is not None and draft_message_id(key, self.services.owner.address) in there
+
+    def _already_there(self, items: list[Any]) -> list[Any]:
+        """Of these pending drafts, the ones to APPEND; those found in Drafts are recorded as stored, with
+        their UID (a dictionary lookup each: nothing on the wire)."""
+        if not self._drafts_there:
+            return items
+        there = self._drafts_there
+        found: list[tuple[Any, str, int | None]] = [
+            (item, str(item.payload.get("folder") or self.drafts_folder), there[item.payload["message_id"]])
+            for item in items if item.payload.get("message_id") in there]
+        if not found:
+            return items
+        self._drafts_stored(LaneResult(appended=found))
+        log.info("%d draft(s) already in Drafts: recorded, not appended again", len(found),
+                 extra={"account": self.account.name, "folder": self.folder})
+        stored = {item.id for item, _, _ in found}
+        return [item for item in items if item.id not in stored]
 
     # ------------------------------------------------------------------ first start and UIDVALIDITY changes
 
@@ -787,7 +862,7 @@ class FolderWorker:
     def _claim_drafts(self) -> list[Any]:
         """Claim this folder's pending drafts for the lane (claimed ones a crash left are not taken here:
         they are looked up in Drafts first, by :meth:`_append_drafts` at the end of the sync)."""
-        return self.store.claim_all(self._due_drafts(pending_only=True))
+        return self.store.claim_all(self._already_there(self._due_drafts(pending_only=True)))
 
     def _due_drafts(self, *, pending_only: bool = False) -> list[Any]:
         return self.store.due(["draft"], limit=1000, prefixes=[f"draft:{self.account.name}/{self.folder}/"],
@@ -861,12 +936,14 @@ class FolderWorker:
             decision = decide(mail, prediction, self.services.policy, self.services.drafter, self.services.matcher,
                               topics=topics)
             actions = self._actions(key, mail, decision)
-            self.store.record_decision(
+            row = self.store.record_decision(
                 key, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
                 date=mail.date.isoformat() if mail.date else None, decision=decision, actions=actions,
                 address=mail.sender_address, summary=summarize(mail.clean_text), body=mail.clean_text,
                 identity=identity(mail) if who is None else who,
             )
+            if self._draft_is_there(key):  # triaged by a store that was lost: its lead was pushed then
+                self.store.lead_notified(row)
             if mail.in_reply_to or mail.references:
                 self.store.other_side_answered([mail.in_reply_to, *mail.references])
             if decision.unanswered:
@@ -902,7 +979,7 @@ class FolderWorker:
                                                     "keyword": f"mentorbox-{decision.label}"}))
         telegram = self.services.config.telegram
         what = "lead" if decision.priority else "question" if decision.unsure else ""
-        if telegram.enabled and what:
+        if telegram.enabled and what and not self._draft_is_there(key):  # (pushed when its draft was made)
             actions += [("telegram", f"tg:{what}:{where}:{chat}", {"chat_id": chat, "what": what})
                         for chat in telegram.allowed_chat_ids]
         target = self.account.move_to_folders.get(decision.label)
@@ -972,7 +1049,7 @@ class FolderWorker:
 
     def _append_drafts(self, mailbox: Mailbox) -> None:
         """APPEND pending drafts of this folder; a draft claimed before a crash is looked up first."""
-        items = self._due_drafts()
+        items = self._already_there(self._due_drafts())
         if not items:
             return
         fresh = []
@@ -1020,7 +1097,7 @@ class FolderWorker:
                 net.reset()
                 auth.reset()
                 if once:
-                    return True
+                    return not self.tell_refused_drafts()
                 renew_at = time.monotonic() + IDLE_RENEW
                 while not self.stop.is_set():
                     if self.services.paused.is_set():
@@ -1063,6 +1140,17 @@ class FolderWorker:
                 if mailbox is not None:
                     mailbox.close()
         return self.healthy
+
+    def tell_refused_drafts(self) -> bool:
+        """Log an ERROR line if drafts of this folder wait because the server refused them, and say whether
+        they do. For the one-pass commands (``run --once``, ``backfill``): their exit code must not say all is
+        well while drafts are missing from Drafts (a daemon goes on offering them, and the watchdog tells)."""
+        count, first, reason = self.store.refused_drafts(f"draft:{self.account.name}/{self.folder}/")
+        if count:
+            when = datetime.fromtimestamp(first).strftime("%H:%M")
+            log.error("%d draft(s) refused by the server are not in Drafts; kept, and offered again by a run from "
+                      "%s on: %s", count, when, reason, extra=self._log_where())
+        return bool(count)
 
     def _wait_paused(self, mailbox: Mailbox) -> None:
         """Paused: keep the connection alive with a NOOP a minute, process nothing."""

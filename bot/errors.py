@@ -45,6 +45,11 @@ class StoreError(MentorboxError):
     """The state database cannot be opened or is from a newer mentorbox."""
 
 
+class StoreBusy(StoreError):
+    """Another mentorbox process (a daemon or a backfill) works on the same state store: two would each draft
+    and push the same mail."""
+
+
 class TemplateError(MentorboxError):
     """A reply template cannot be compiled or rendered; the message names the file and line."""
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from rapidfuzz import fuzz, process, utils
 
 from bot.errors import TemplateError
+from bot.textfiles import utf8_text
 
 FAQ_FILE = "faq.toml"
 SCORER = fuzz.token_set_ratio
@@ -86,10 +87,11 @@ def load_faq(templates_dir: Path) -> list[FaqEntry]:
     if not path.exists():
         return []
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(utf8_text(path.read_bytes(), str(path)))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise TemplateError(f"{path}: {exc}") from None
+    except ValueError as exc:  # not UTF-8 text: the message names the file
+        raise TemplateError(str(exc)) from None
     entries: list[FaqEntry] = []
     seen: set[str] = set()
     for i, raw in enumerate(data.get("faq", [])):

@@ -313,6 +313,9 @@ def fetch_folder(account: ImapAccount, folder: str, *, batch: int = 200, limit: 
 # --------------------------------------------------------------------------- the daemon's mailbox access
 
 _APPENDUID = re.compile(rb"APPENDUID (\d+) ([0-9:,]+)")
+_MESSAGE_ID = re.compile(rb"(?im)^message-id:\s*(<[^>\s]*>)")
+DRAFT_MARK = ("X-Mentorbox", "draft")
+"""The header every draft mentorbox makes carries (see :func:`bot.drafting.build_reply`)."""
 
 
 def _uid_set(text: bytes) -> list[int]:
@@ -480,6 +483,28 @@ class Mailbox:
         with self._guard("search header"):
             found = self.client.search(["HEADER", name, value])
         return max(found) if found else None
+
+    def our_drafts(self, folder: str) -> dict[str, int]:
+        """The UID of each draft mentorbox made in ``folder``, by its Message-ID: one SEARCH for the
+        ``X-Mentorbox: draft`` header (flagged \\Draft or not: the owner may have edited or unflagged it), then
+        one FETCH of the Message-IDs of what it found. Selects ``folder`` (read-only)."""
+        try:
+            with self._guard(f"select {folder!r}", refusal=f"open {folder!r}"):
+                info = self.client.select_folder(folder, readonly=True)
+        except ActionRefused:
+            return {}  # (no such folder: nothing in it; an APPEND there is refused and says so)
+        self.selected, self._exists = folder, int(info.get(b"EXISTS", 0))
+        with self._guard("search drafts"):
+            uids = self.client.search(["HEADER", *DRAFT_MARK])
+        found: dict[str, int] = {}
+        heads = self._fetch_each(sorted(uids), b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]", "fetch draft ids",
+                                 chunk=5000)
+        for uid, item in heads:
+            raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER") and isinstance(v, bytes)), b"")
+            match = _MESSAGE_ID.search(raw)
+            if match:
+                found.setdefault(match.group(1).decode("ascii", "replace"), uid)
+        return found
 
     def append(self, folder: str, messages: Sequence[bytes], flags: Sequence[bytes] = (b"\\Draft", b"\\Seen"),
                ) -> list[int | None]:

@@ -16,17 +16,19 @@ What it guarantees the daemon:
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
+import shlex
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from bot.errors import StoreError
+from bot.errors import StoreBusy, StoreError
 from bot.models import LABELS, LEAD_LABELS, Decision
 
 MESSAGE_STATUSES = ("new", "classified", "drafted", "notified", "done", "snoozed", "failed")
@@ -218,6 +220,78 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
+def lock_path(store_path: Path) -> Path:
+    """The lock file of a store: next to it, named after it."""
+    return store_path.with_name(store_path.name + ".lock")
+
+
+class StoreLock:
+    """Sole use of a state store by the process that drafts and pushes from it (``run``, ``backfill``).
+
+    An exclusive ``flock`` on a file next to the store, which holds the holder's PID for the message a second
+    process prints. The kernel releases the lock with the process however it ends (``kill -9`` included), so a
+    lock left behind never blocks a restart; the file itself may stay and means nothing unlocked. Read-only
+    commands (``status``, ``digest``) do not take it and work while the daemon runs.
+    """
+
+    def __init__(self, store_path: str | os.PathLike[str]) -> None:
+        path = lock_path(Path(store_path).resolve())  # (one lock however the store is named: a symlink too)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot create the lock file {str(path)!r} of the state store: "
+                             f"{exc.strerror or exc}") from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self._fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(self._fd)
+            raise StoreBusy(
+                f"another mentorbox (PID {holder or 'unknown'}) is already working on the state store "
+                f"{str(store_path)!r}: stop it first (status and digest work meanwhile)") from None
+        pid = f"{os.getpid()}\n".encode("ascii")
+        try:
+            os.pwrite(self._fd, pid, 0)  # (then cut: a process that reads meanwhile never finds it empty)
+            os.ftruncate(self._fd, len(pid))
+        except OSError as exc:  # (a full disk: the lock is held, but the store will not be writable either)
+            self.release()
+            raise StoreError(f"cannot write the lock file {str(path)!r} of the state store: "
+                             f"{exc.strerror or exc}") from None
+
+    def release(self) -> None:
+        """Give the store up (the lock goes with the process anyway)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+DAMAGE = ("malformed", "not a database", "corrupt")
+"""Words of SQLite's errors for a file that is not (or no longer) a sound database."""
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a SQLite error says the database file itself is damaged (rather than busy, full or read-only)."""
+    return isinstance(exc, sqlite3.DatabaseError) and any(word in str(exc) for word in DAMAGE)
+
+
+def damaged(path: str | os.PathLike[str], detail: str) -> StoreError:
+    """The error for a damaged store: what is wrong, and how to get going again without duplicates (a new
+    store finds the drafts mentorbox made in Drafts, see ``FolderWorker._look_for_drafts``). The -wal file
+    goes aside too: SQLite would otherwise replay it into the new store."""
+    name = str(path)
+    return StoreError(f"the state store {name!r} is damaged (not a valid database: {detail}): move it aside with "
+                      f"its -wal and -shm files (e.g. mv {shlex.quote(name)} {shlex.quote(name + '.damaged')}) and "
+                      f"start again; mentorbox makes a new store and finds the drafts it made in Drafts, so none is "
+                      f"made twice")
+
+
 def _use_wal(db: sqlite3.Connection, *, patience: float = 30.0) -> None:
     """Switch the database to WAL, waiting out a connection that is switching it at the same moment.
 
@@ -243,6 +317,9 @@ class Store:
         self.path = Path(path)
         self._clock = clock
         self._depth = 0
+        if self.path.is_dir():
+            raise StoreError(f"the state store {str(path)!r} is a directory: store.path names the database file "
+                             f"(e.g. {str(self.path / 'state.sqlite3')!r})")
         try:
             if str(path) != ":memory:":
                 _create_private(self.path)
@@ -255,6 +332,8 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise damaged(path, str(exc)) from None
             raise StoreError(f"cannot open the state store {str(path)!r}: {exc}") from None
         except OSError as exc:
             raise StoreError(f"cannot create the state store {str(path)!r}: {exc.strerror or exc}") from None
@@ -288,26 +367,56 @@ class Store:
         if self._db.in_transaction:
             self._depth += 1
             name = f"unit{self._depth}"
-            self._db.execute(f"SAVEPOINT {name}")
+            with self._writing():
+                self._db.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:  # (SQLite rolls the whole transaction back itself on some errors)
+                        self._db.execute(f"ROLLBACK TO {name}")
+                        self._db.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self._db.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
+            return
+        with self._writing():
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute(f"ROLLBACK TO {name}")
-                self._db.execute(f"RELEASE {name}")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            else:
-                self._db.execute(f"RELEASE {name}")
-            finally:
-                self._depth -= 1
-            return
-        self._db.execute("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a write that failed for want of room (or of a working disk) into a :class:`StoreError`.
+
+        It is then an error the daemon knows: logged in one line and retried after a pause (a disk that fills
+        up is freed again), ``--once`` exits 1; nothing is lost, since what was not committed is processed
+        again. Any other error stays what it is.
+        """
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "full" not in text and "disk I/O error" not in text:
+                raise
+            raise StoreError(f"cannot write the state store {str(self.path)!r}: {text} (is its disk full?)") from None
+
+    def check(self) -> None:
+        """Raise :func:`damaged` unless SQLite finds the whole file sound (``PRAGMA quick_check``: every page
+        read once, about 1 s per 200 MB). For the processes that write drafts, once at start: a store damaged
+        in the middle opens without complaint and fails at the first query that reads the bad page."""
+        try:
+            problem = str(self._db.execute("PRAGMA quick_check(1)").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.path, str(exc)) from None
+        if problem != "ok":  # (e.g. "*** in database main ***\nPage 12: btreeInitPage() returns error code 11")
+            raise damaged(self.path, " ".join(problem.replace("*** in database main ***", "").split()))
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
@@ -959,6 +1068,26 @@ class Store:
         row = self._db.execute(f"{_ITEMS} WHERE message_row = ? AND kind = 'draft' ORDER BY id LIMIT 1",
                                (message_row,)).fetchone()
         return self._item(row) if row else None
+
+    def has_drafts(self, account: str) -> bool:
+        """Whether any draft was ever enqueued for the account's mail (by the dedup key's index)."""
+        prefix = f"draft:{account}/"
+        return self._db.execute("SELECT 1 FROM outbox WHERE dedup_key >= ? AND dedup_key < ? LIMIT 1",
+                                (prefix, prefix[:-1] + "0")).fetchone() is not None
+
+    def refused_drafts(self, prefix: str) -> tuple[int, float, str]:
+        """Drafts (dedup key starting with ``prefix``) that wait because the server refused them: how many,
+        when the first is offered again (epoch seconds), and the server's latest reason."""
+        where = ("kind = 'draft' AND state = 'pending' AND last_error IS NOT NULL"
+                 " AND dedup_key >= ? AND dedup_key < ?")
+        bounds = (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        count, first = self._db.execute(f"SELECT COUNT(*), MIN(not_before) FROM outbox WHERE {where}",
+                                        bounds).fetchone()
+        if not count:
+            return 0, 0.0, ""
+        reason = self._db.execute(f"SELECT last_error FROM outbox WHERE {where} ORDER BY updated_at DESC LIMIT 1",
+                                  bounds).fetchone()[0]
+        return int(count), float(first), str(reason)
 
     def has_draft(self, message_row: int) -> bool:
         """Whether a draft was made for a message (without loading the draft itself)."""

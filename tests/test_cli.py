@@ -136,12 +136,23 @@ def test_drafts_dir_writes_threaded_replies(config_file: Path, tmp_path: Path) -
         pytest.param(["check-config", "--config", "{config}"], None,
                      "mentorbox: error: config file '{config}' not found (copy config.example.toml there to start)\n",
                      id="no-config"),
+        pytest.param(["status", "--config", "{config}"], b'[owner]\nname = "J\xf6rg"\n',
+                     "mentorbox: error: config file '{config}' is not a UTF-8 text file (line 2 has the byte 0xf6): "
+                     "save it as UTF-8\n", id="latin-1"),
+        pytest.param(["status", "--config", "{config}"], b"\x7fELF\x02\x01\x01\x00\x00\x00",
+                     "mentorbox: error: config file '{config}' is not a UTF-8 text file (it holds NUL bytes: a binary "
+                     "file, or text saved as UTF-16?)\n", id="binary"),
+        pytest.param(["triage", "{sample}", "--config", "{config}"],
+                     '\ufeff[imap]\nhost = "h"\nusername = "u"\npassword_env = "P"\nport = "993x"\n'.encode(),
+                     "mentorbox: error: imap.port: expected an integer, got string '993x'\n", id="bom-is-read-past"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, isolated_env: dict[str, str], args: list[str],
-                                          config_text: str | None, message: str) -> None:
+                                          config_text: str | bytes | None, message: str) -> None:
     config = tmp_path / "config.toml"
-    if config_text is not None:
+    if isinstance(config_text, bytes):
+        config.write_bytes(config_text)
+    elif config_text is not None:
         config.write_text(config_text)
     values = {"missing": str(tmp_path / "nope.mbox"), "sample": str(SAMPLE_MBOX), "config": str(config)}
     done = run(*[a.format(**values) for a in args], env=isolated_env)
@@ -272,6 +283,28 @@ def test_check_config_names_a_broken_template_file_and_line(tmp_path: Path, isol
     done = run("check-config", "--config", str(config), env=isolated_env)
     assert done.returncode == 1
     assert f"{templates / 'job_lead.txt.j2'}:3: 'frist_name' is undefined" in done.stdout
+
+
+@pytest.mark.parametrize(("prefix", "expected"), [
+    pytest.param(b"\xff\xfe", "  FAIL  template {faq} is not a UTF-8 text file (line 1 has the byte 0xff): save it as "
+                 "UTF-8\n", id="not-utf-8"),
+    pytest.param(b"\xef\xbb\xbf", "  ok    FAQ {faq}: {entries} entries\n", id="bom-is-read-past"),
+])
+def test_check_config_reads_faq_toml_as_editors_save_it(tmp_path: Path, isolated_env: dict[str, str], prefix: bytes,
+                                                         expected: str) -> None:
+    """A faq.toml saved with a byte-order mark is read; one in another encoding is named, never a traceback."""
+    templates = tmp_path / "templates"
+    shutil.copytree(shipped_templates_dir(), templates)
+    faq = templates / "faq.toml"
+    faq.write_bytes(prefix + faq.read_bytes())
+    config = tmp_path / "c.toml"
+    config.write_text(f'[drafts]\ntemplates_dir = "{templates}"\n')
+    done = run("check-config", "--config", str(config), env=isolated_env)
+    assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr, done.stderr
+    from bot.faq import load_faq
+
+    entries = len(load_faq(shipped_templates_dir()))
+    assert expected.format(faq=faq, entries=entries) in done.stdout, done.stdout
 
 
 def test_progress_bar_on_a_terminal_keeps_jsonl_on_stdout(config_file: Path, tmp_path: Path) -> None:

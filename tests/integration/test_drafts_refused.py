@@ -8,6 +8,7 @@ marked every refused draft as drafted: the drafts were gone for good.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -64,25 +65,32 @@ def test_drafts_refused_over_quota_wait_and_arrive_once_when_there_is_room(  # t
     imap.create_folder("Archive")
     imap.multiappend("Archive", [b"Subject: kept\r\n\r\nold mail\r\n"] * (LIMIT - len(messages)))
 
-    # The mailbox is full: triage goes on, every draft is refused, none is stored or marked done.
+    # The mailbox is full: triage goes on, every draft is refused, none is stored or marked done; the run
+    # says so and exits 1 (a cron job must not report success while the drafts are missing).
     first = run("run", "--once", "--config", str(config_file), env=env)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1, first.stderr
     assert "Traceback" not in first.stderr
     assert "the server refused" in first.stderr and "OVERQUOTA" in first.stderr
+    refused = re.compile(r" ERROR +mentorbox\.daemon: (\d+) draft\(s\) refused by the server are not in Drafts; "
+                         r"kept, and offered again by a run from \d\d:\d\d on: .*OVERQUOTA")
+    said = [m for m in map(refused.search, first.stderr.splitlines()) if m]
+    assert len(said) == 1, first.stderr
     rows = _rows(config_file)
     assert len(rows) == len(messages) and not [r for r in rows if r["status"] == "failed"]
     deserving = [r for r in rows if r["label"] in ANSWERED]
     assert len(deserving) > 30 and _drafts(imap) == []
     assert all(r["status"] == "classified" for r in deserving), "a refused draft was marked as drafted"
     waiting = _outbox(config_file, "draft")
-    assert len(waiting) == len(deserving)
+    assert len(waiting) == len(deserving) == int(said[0].group(1))
     assert {w["state"] for w in waiting} == {"pending"}
     assert all("OVERQUOTA" in w["last_error"] and w["not_before"] > time.time() + 300 for w in waiting)
 
-    # Run again at once: the refused drafts are not offered again before their time (no hammering).
+    # Run again at once: the refused drafts are not offered again before their time (no hammering), and
+    # they are still missing: exit 1 again.
     again = run("run", "--once", "--config", str(config_file), env=env)
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 1, again.stderr
     assert "the server refused" not in again.stderr and _drafts(imap) == []
+    assert len([line for line in again.stderr.splitlines() if refused.search(line)]) == 1, again.stderr
 
     # The owner makes room; ten minutes pass (the retry time is moved, not waited for).
     imap.select_folder("INBOX")
