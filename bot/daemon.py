@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import html
 import json
 import logging
 import re
@@ -40,7 +41,7 @@ from bot.drafting import (
     reply_subject,
     shipped_templates_dir,
 )
-from bot.errors import MentorboxError, TemplateError
+from bot.errors import MentorboxError, StoreError, TemplateError
 from bot.faq import FaqMatcher, load_faq
 from bot.fault_alert import FAULT_MARKER, FaultMarker, alert_owner
 from bot.faults import describe_fault
@@ -167,6 +168,9 @@ class Services:
     clock: Callable[[], float] = time.time
     wake: Callable[[], None] = lambda: None
     """Tell the Telegram side that the outbox has something for it (set when Telegram runs)."""
+    alert: Callable[[str], None] = lambda text: None
+    """Tell the owner on Telegram at once, not through the outbox (which lives in the store): for a store that
+    cannot be written. Set when Telegram runs; says nothing twice within hours (:mod:`bot.fault_alert`)."""
     kicks: dict[str, threading.Event] = field(default_factory=dict)
     """Per ``account/folder``: set to make that worker sync (and perform its outbox) now."""
     backlog_slot: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
@@ -1135,6 +1139,9 @@ class FolderWorker:
                 self._failed(str(exc), where)
                 if once:
                     return False
+                if isinstance(exc, StoreError):  # (a full disk: nothing is lost, the pass is tried again)
+                    self.services.alert(f"⚠️ <b>mentorbox is waiting</b>\n{html.escape(str(exc), quote=False)}\n"
+                                        f"It tries again every few minutes and goes on by itself once it can.")
                 self._sleep(net.next())
             finally:
                 if mailbox is not None:
@@ -1299,6 +1306,7 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
                                    clock=clock, options=telegram_options,
                                    on_pause=lambda paused: None if paused else services.kick_all())
         services.wake = telegram.wake
+        services.alert = lambda text: alert_owner(telegram, marker, text, clock())
         telegram.start()
     housekeeping = None
     if not once:
@@ -1328,7 +1336,7 @@ def run_daemon(config: Config, *, once: bool = False, say: Callable[[str], None]
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     if faults and telegram is not None:
-        alert_owner(telegram, marker, faults[0], clock())
+        alert_owner(telegram, marker, f"🛑 <b>mentorbox stopped</b>\n{html.escape(faults[0], quote=False)}", clock())
     telegram_stop.set()
     if telegram is not None and telegram.thread is not None:
         telegram.thread.join(max(0.5, deadline - time.monotonic()))

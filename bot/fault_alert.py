@@ -8,7 +8,6 @@ when the disk has no free block left.
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 from pathlib import Path
@@ -60,11 +59,11 @@ class FaultMarker:
             pass
 
 
-def alert_owner(telegram: Any, marker: FaultMarker, reason: str, now: float) -> None:
-    """Tell the owner on Telegram why mentorbox stopped (at once, not through the store's outbox: the store
-    may be what failed), unless he was told of the same fault a short while ago."""
-    if marker.told_recently(reason, now):
+def alert_owner(telegram: Any, marker: FaultMarker, text: str, now: float) -> None:
+    """Tell the owner on Telegram ``text`` (HTML) about a fault, at once, not through the store's outbox (the
+    store may be what failed), unless he was told the same a short while ago."""
+    if marker.told_recently(text, now):
         log.info("the owner was told of this fault on Telegram within the last %d hours", FAULT_REPEAT // 3600)
         return
-    if telegram.alert_now(f"🛑 <b>mentorbox stopped</b>\n{html.escape(reason, quote=False)}"):
-        marker.remember(reason, now)
+    if telegram.alert_now(text):
+        marker.remember(text, now)
