@@ -158,7 +158,7 @@ def test_refused_drafts_go_to_the_drafts_folder_configured_now(dovecot: Dovecot,
         env = {**isolated_env, "MBX_TEST_PW": PASSWORD}
         client.multiappend("INBOX", _sample_messages()[:16])
         first = run("run", "--once", "--config", str(config_file), env=env)
-        assert first.returncode == 0, first.stderr
+        assert first.returncode == 1, first.stderr  # (drafts refused and not in Drafts: a run that failed)
         assert "the server refused" in first.stderr and "TRYCREATE" in first.stderr
         waiting = _outbox(config_file, "draft")
         assert waiting and {w["state"] for w in waiting} == {"pending"}
