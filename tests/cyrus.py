@@ -18,8 +18,6 @@ import grp
 import imaplib
 import os
 import pwd
-import shutil
-import signal
 import ssl
 import subprocess
 import sysconfig
@@ -28,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.dovecot import _STOP_WITH_US, PASSWORD, USERS, _free_port, _wait_greeting, empty_mailbox
+from tests.dovecot import _STOP_WITH_US, PASSWORD, USERS, ImapServer, _free_port, _wait_greeting, empty_mailbox
 
 ROOT = Path(__file__).resolve().parents[1]
 CYRUS_ROOT = ROOT / ".cache" / "cyrus" / "root"
@@ -96,29 +94,10 @@ class CyrusUnavailable(RuntimeError):
 
 
 @dataclass
-class Cyrus:
-    """A running server: its dir, plain/STARTTLS port, implicit-TLS port and CA file (as :class:`Dovecot`)."""
+class Cyrus(ImapServer):
+    """The suite's Cyrus IMAP."""
 
-    dir: str
-    port: int
-    tls_port: int
-    proc: subprocess.Popen[bytes]
     name = "cyrus"
-
-    @property
-    def ca_file(self) -> str:
-        return os.path.join(self.dir, "cert.pem")
-
-    def client(self, user: str = "test", tls: bool = True):  # type: ignore[no-untyped-def]
-        from imapclient import IMAPClient
-
-        context = ssl.create_default_context(cafile=self.ca_file)
-        if tls:
-            c = IMAPClient("127.0.0.1", port=self.tls_port, ssl=True, ssl_context=context, timeout=10)
-        else:
-            c = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=10)
-        c.login(user, PASSWORD)
-        return c
 
     def reset_mailbox(self, client) -> None:  # type: ignore[no-untyped-def]
         """Drafts, Sent and Trash back under their own names with their flags (a test may rename one, or take
@@ -139,29 +118,13 @@ class Cyrus:
 
     def log(self) -> str:
         """What the server printed and the protocol log of the test user (Cyrus writes no log file)."""
-        out = self.proc.stdout.read().decode(errors="replace") if self.proc.poll() is not None and self.proc.stdout else ""
+        ended = self.proc.poll() is not None and self.proc.stdout
+        out = self.proc.stdout.read().decode(errors="replace") if ended and self.proc.stdout else ""
         telemetry = Path(self.dir, "conf", "log", "test")
         lines = [out]
         for path in sorted(telemetry.glob("*"))[-3:] if telemetry.is_dir() else []:
             lines.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-4000:])
         return "\n".join(lines)
-
-    def __enter__(self) -> Cyrus:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        except ProcessLookupError:
-            pass
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def unpack() -> Path:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
@@ -133,8 +133,9 @@ def _wait_greeting(port: int, deadline: float, context: ssl.SSLContext | None = 
 
 
 @dataclass
-class Dovecot:
-    """A running server: its dir, plain/STARTTLS port, implicit-TLS port and CA file."""
+class ImapServer:
+    """A running test server: its dir, plain/STARTTLS port, implicit-TLS port and CA file; stopped with its
+    whole process group (sessions with a client still connected included)."""
 
     dir: str
     port: int
@@ -142,15 +143,8 @@ class Dovecot:
     proc: subprocess.Popen[bytes]
 
     @property
-    def conf(self) -> str:
-        return os.path.join(self.dir, "dovecot.conf")
-
-    @property
     def ca_file(self) -> str:
         return os.path.join(self.dir, "cert.pem")
-
-    def doveadm(self, *args: str) -> str:
-        return subprocess.run([DOVEADM, "-c", self.conf, *args], capture_output=True, text=True, check=True).stdout
 
     def client(self, user: str = "test", tls: bool = True):  # type: ignore[no-untyped-def]
         from imapclient import IMAPClient
@@ -163,7 +157,7 @@ class Dovecot:
         c.login(user, PASSWORD)
         return c
 
-    def __enter__(self) -> Dovecot:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -179,6 +173,18 @@ class Dovecot:
         except ProcessLookupError:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass
+class Dovecot(ImapServer):
+    """The suite's Dovecot."""
+
+    @property
+    def conf(self) -> str:
+        return os.path.join(self.dir, "dovecot.conf")
+
+    def doveadm(self, *args: str) -> str:
+        return subprocess.run([DOVEADM, "-c", self.conf, *args], capture_output=True, text=True, check=True).stdout
 
 
 def empty_mailbox(client) -> None:  # type: ignore[no-untyped-def]
