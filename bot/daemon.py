@@ -866,7 +866,8 @@ class FolderWorker:
     def _claim_drafts(self) -> list[Any]:
         """Claim this folder's pending drafts for the lane (claimed ones a crash left are not taken here:
         they are looked up in Drafts first, by :meth:`_append_drafts` at the end of the sync)."""
-        return self.store.claim_all(self._already_there(self._due_drafts(pending_only=True)))
+        due = [item for item in self._due_drafts(pending_only=True) if not item.payload.get("follow_up")]
+        return self.store.claim_all(self._already_there(due))
 
     def _due_drafts(self, *, pending_only: bool = False) -> list[Any]:
         return self.store.due(["draft"], limit=1000, prefixes=[f"draft:{self.account.name}/{self.folder}/"],
@@ -1052,13 +1053,16 @@ class FolderWorker:
             self._file_originals(mailbox, uidvalidity)
 
     def _append_drafts(self, mailbox: Mailbox) -> None:
-        """APPEND pending drafts of this folder; a draft claimed before a crash is looked up first."""
+        """APPEND pending drafts of this folder; a draft claimed before a crash is looked up first, and so is a
+        follow-up draft (a few a day: one SEARCH each), which a store lost and started anew would otherwise
+        make a second time for a promise it made one for before."""
         items = self._already_there(self._due_drafts())
         if not items:
             return
         fresh = []
         for item in items:
-            if item.state == "claimed":  # we crashed between claiming and completing it: is it there already?
+            # (claimed: we crashed between claiming and completing it; is it there already?)
+            if item.state == "claimed" or item.payload.get("follow_up"):
                 found = self._stored_before(mailbox, item)
                 if found is not None:
                     folder, uid = found

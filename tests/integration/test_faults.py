@@ -183,3 +183,28 @@ def test_a_store_that_cannot_grow_is_one_line_and_exit_1_and_loses_nothing(  # t
     drafts = _drafts(imap)
     assert sorted(str(d["In-Reply-To"]) for d in drafts) == sorted(
         r["message_id"] for r in rows if r["label"] in ANSWERED)
+
+
+def test_a_follow_up_draft_already_in_drafts_is_not_made_again(imap, daemon_config: Path, env) -> None:  # type: ignore[no-untyped-def]
+    """Found in a new-user trial: after the store was lost, the first day's nudges put a second copy of each
+    follow-up draft into Drafts (the look for old drafts is done by then). A follow-up draft is looked up
+    by its Message-ID before it is appended."""
+    from bot.store import MessageKey, Store
+
+    assert run("run", "--once", "--config", str(daemon_config), env=env).returncode == 0  # (the store made)
+    message_id = "<mentorbox.followup.0123456789abcdef01234567@andersen.dk>"
+    raw = (f"From: kai@andersen.dk\r\nTo: dana@lab.example\r\nSubject: Re: Interview\r\nMessage-ID: {message_id}"
+           f"\r\nX-Mentorbox: draft\r\n\r\nJust following up.\r\n").encode()
+    imap.append("Drafts", raw, flags=[b"\\Draft"])  # made before the store was lost
+    store = Store(_store(daemon_config))
+    try:
+        key = MessageKey("default", "INBOX", 1, 1)
+        store.enqueue("draft", f"draft:{key.account}/{key.folder}/1/1:followup",
+                      {"folder": None, "message_id": message_id, "message": raw, "follow_up": True})
+    finally:
+        store.close()
+    done = run("run", "--once", "--config", str(daemon_config), env=env)
+    assert done.returncode == 0, done.stderr
+    copies = [d for d in _drafts(imap) if str(d["Message-ID"]) == message_id]
+    assert len(copies) == 1
+    assert [r["state"] for r in _outbox_rows(daemon_config) if r["kind"] == "draft"] == ["done"]
