@@ -183,6 +183,9 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Control characters a quoted mail may hold (escape sequences, bells, backspaces): a reply does not pass
+them on, to its recipient or to the terminal the owner reads the draft file in."""
 MAX_LINE = 998
 """Octets a header line may hold before its CRLF (RFC 5322 2.1.1); longer lines are folded."""
 _FOLD_AT = 78
@@ -285,7 +288,8 @@ def build_reply(mail: ParsedMail, text: str, owner: Owner, *, message_id: str | 
         refs.append(mail.message_id)
     if refs:
         headers.append(("References", " ".join(refs)))
-    body = f"{text.rstrip()}\n\n{quote(mail)}\n".replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+    body = _CONTROL.sub("", f"{text.rstrip()}\n\n{quote(mail)}\n".replace("\r\n", "\n"))
+    body = body.replace("\n", "\r\n").encode("utf-8")
     if len(body) > 998 and max(map(len, body.split(b"\r\n"))) > 998:  # a line too long for 8bit transport
         cte, body = "quoted-printable", quopri.encodestring(body).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     else:

@@ -14,12 +14,14 @@ import binascii
 import codecs
 import email
 import email.message
+import email.parser
 import email.utils
 import encodings
 import encodings.aliases
 import pkgutil
 import quopri
 import re
+import unicodedata
 from datetime import datetime
 from email import policy
 from functools import lru_cache
@@ -46,7 +48,7 @@ MAX_MSGID = 250
 into a reply's ``In-Reply-To`` or ``References`` it would make a header line longer than mail allows."""
 MAX_REFERENCES = 100
 """Identifiers kept of a ``References`` field (the newest): a reply copies at most the last 20."""
-_MSGID = re.compile(r"<[^<>\s]{1,%d}>" % MAX_MSGID)
+_MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f-\x9f]{1,%d}>" % MAX_MSGID)
 _FOLD = re.compile(r"\r?\n[ \t]")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 """Undecodable 8-bit bytes, kept by the bytes parser as lone surrogates."""
@@ -491,10 +493,12 @@ def usable_address(address: str) -> bool:
     The address is taken from the header as written and never decoded: RFC 2047 forbids encoded words in an
     addr-spec, and one that is decoded can become several addresses
     (``=?utf-8?q?jane=40uni.edu=2C_boss=40x.dk?=@evil.example``). Such an address is unusable: no reply is
-    drafted to it.
+    drafted to it. So is one holding an invisible or control character (``prof@deep\u200bmind.com``, which
+    looks like another address and which IDNA would map to it).
     """
     return (len(address) <= 254 and "=?" not in address and _ADDRESS.fullmatch(address) is not None
-            and not address.endswith(".") and ".." not in address.partition("@")[2])
+            and not address.endswith(".") and ".." not in address.partition("@")[2]
+            and (address.isascii() or not any(unicodedata.category(c)[0] in "CZ" for c in address)))
 
 
 def _addresses(headers: dict[str, list[str]], *names: str) -> list[tuple[str, str]]:
@@ -507,7 +511,30 @@ def _addresses(headers: dict[str, list[str]], *names: str) -> list[tuple[str, st
         pairs = [simple] if simple else email.utils.getaddresses(values)
     except Exception:  # noqa: BLE001
         return []
-    return [(decode_header_value(n), a.strip().replace("\x00", "")) for n, a in pairs if a or n]
+    return [(decode_header_value(n), a.strip() if simple or _as_written(a.strip(), values) else NOT_WRITTEN)
+            for n, a in pairs if a or n]
+
+
+NOT_WRITTEN = "=?not-as-written?="
+"""Stands for an address the stdlib made up out of a header (no usable address, see :func:`_as_written`)."""
+_BEFORE = frozenset(("", "<", ",", ":", ";", " ", "\t"))
+_AFTER = frozenset(("", ">", ",", ";", " ", "\t"))
+
+
+def _as_written(address: str, values: list[str]) -> bool:
+    """Whether ``address`` stands in one of the header ``values`` as a whole (after ``<``, a comma, a colon or
+    a space; before ``>``, a comma or a space). ``getaddresses`` reads addresses out of text that holds none:
+    out of ``=?utf-8?q?=1B[2J=0Afake?=@evil.example`` it makes ``2J=0Afake?=@evil.example``."""
+    if not address:
+        return True
+    for value in values:
+        at = value.find(address)
+        while at >= 0:
+            end = at + len(address)
+            if value[at - 1 : at] in _BEFORE and value[end : end + 1] in _AFTER:
+                return True
+            at = value.find(address, at + 1)
+    return False
 
 
 def _parse_date(value: str, defects: list[str]) -> datetime | None:
@@ -532,7 +559,7 @@ def _message_ids(value: str, defects: list[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-_BARE_MSGID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
+_BARE_MSGID = re.compile(r"[^<>\s@\x00-\x1f\x7f-\x9f]+@[^<>\s@\x00-\x1f\x7f-\x9f]+")
 
 
 def _one_message_id(value: str, defects: list[str], name: str) -> str:
@@ -594,6 +621,19 @@ def _unreadable(raw: bytes, exc: BaseException) -> ParsedMail:
     )
 
 
+def _headers_only(raw: bytes) -> email.message.Message:
+    """The message's headers, and its body as one plain part: what is left to read when its MIME structure
+    cannot be parsed (the sender and subject still count for triage)."""
+    try:
+        msg = email.parser.BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+        del msg["Content-Type"], msg["Content-Transfer-Encoding"]
+        return msg
+    except Exception:  # noqa: BLE001 - nothing left but the bytes
+        msg = email.message.Message()
+        msg.set_payload(raw.decode("utf-8", "replace"))
+        return msg
+
+
 def _parse(raw: bytes) -> ParsedMail:
     """:func:`parse_mail`'s work, which may raise only on a defect not yet known."""
     defects: list[str] = []
@@ -602,10 +642,10 @@ def _parse(raw: bytes) -> ParsedMail:
         defects.append("CR-only line endings")
     try:
         msg = _fast_message(raw) or email.message_from_bytes(raw, policy=policy.compat32)
-    except Exception as exc:  # noqa: BLE001 - compat32 hardly ever raises, but a parser must not
-        defects.append(f"unparseable message: {type(exc).__name__}")
-        msg = email.message.Message()
-        msg.set_payload(raw.decode("utf-8", "replace"))
+    except Exception as exc:  # noqa: BLE001 - compat32 hardly ever raises (a RecursionError on deep nesting)
+        defects.append(f"{UNPARSED} its MIME structure could not be read ({type(exc).__name__}): its headers "
+                       f"and its body as plain text are used")
+        msg = _headers_only(raw)
     defects.extend(type(d).__name__ for d in getattr(msg, "defects", [])[:20])
     headers = _header_map(msg)
 
@@ -647,7 +687,7 @@ def _parse(raw: bytes) -> ParsedMail:
             continue
         text, overridden = decode_bytes(_payload_bytes(part, defects), charset)
         if overridden:
-            defects.append(f"charset {charset!r} unknown or did not fit the bytes: decoded as a fallback")
+            defects.append(f"charset {str(charset)[:40]!r} unknown or did not fit the bytes: decoded as a fallback")
         (plain if ctype == "text/plain" else html_parts).append(text)
 
     if not any(p.strip() for p in plain + html_parts) and msg.is_multipart():

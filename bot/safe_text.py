@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import re
 
-BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-"""Directional marks, embeddings, overrides and isolates: they reorder what is displayed around them."""
+BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069" \
+       "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+"""Directional marks, embeddings, overrides and isolates, which reorder what is displayed around them, and
+the characters that show as nothing (zero-width space, joiners, word joiner, BOM, soft hyphen): with one,
+``prof@deep\u200bmind.com`` looks exactly like ``prof@deepmind.com``."""
 
 _UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI}\ud800-\udfff]")
 _UNSAFE_KEEP_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{BIDI}\ud800-\udfff]")

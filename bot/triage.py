@@ -7,6 +7,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.drafting import Drafter, reply_address
@@ -40,6 +41,18 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+_BINARY = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
+"""Characters no text is made of: controls, and the replacement character of bytes no charset could read."""
+
+
+def _not_text(text: str) -> bool:
+    """Whether the text is mostly not text (a binary file, a body of garbage): over a tenth of its first
+    4,000 characters are controls or undecodable bytes. The model would still find words in it (a binary
+    file came out as an advice request at 0.94, its bytes as questions for the FAQ)."""
+    sample = text[:4000]
+    return len(sample) >= 40 and len(_BINARY.findall(sample)) > len(sample) // 10
+
+
 def needs_faq(prediction: Prediction) -> bool:
     """Whether a message of this prediction is matched against the FAQ (callers batch those)."""
     return prediction.label in FAQ_LABELS
@@ -52,7 +65,7 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
     ``topics`` are the FAQ topic probabilities of this message when the caller computed them for a batch.
     """
     reasons = list(prediction.reasons)
-    unreadable = not mail.clean_text.strip() and not mail.subject.strip()
+    unreadable = (not mail.clean_text.strip() and not mail.subject.strip()) or _not_text(mail.clean_text)
     if unreadable:
         # Nothing to read: the model's guess would be noise. File it as other and ask the owner.
         prediction = Prediction("other", prediction.probabilities.get("other", 0.0), prediction.probabilities, ())

@@ -210,3 +210,28 @@ def test_html_to_text_never_raises_and_drops_what_a_browser_hides(pieces: list[s
     closed = "<!--" not in markup and "<script>" not in markup and markup.count("<") <= markup.count(">")
     assert "secret()" not in text or not closed
     assert text.endswith("Offer & more") or not closed
+
+
+@pytest.mark.parametrize("reply_to", ["=?utf-8?q?=1B[2J=0Afake_line?=@evil.example", "prof@deep\u200bmind.com",
+                                      "jane(note)@uni.example"])
+def test_an_address_not_written_as_one_is_no_address(reply_to: str) -> None:
+    """Found in a new-user trial: ``getaddresses`` made ``2j=0afake_line?=@evil.example`` out of an encoded
+    word, and IDNA mapped a zero-width space away, so a draft went to ``prof@deepmind.com``."""
+    mail = parse_mail(f"From: a@b.example\r\nReply-To: {reply_to}\r\nSubject: x\r\n\r\nhi\r\n".encode())
+    assert mail.reply_to == ""
+    assert b"\r\nTo: a@b.example\r\n" in build_reply(mail, "Thanks!", OWNER)
+
+
+def test_a_draft_passes_on_no_control_character() -> None:
+    raw = (b"From: a@b.example\r\nReferences: <r1\x1b]0;pwn\x07@evil.example> <ok@example.net>\r\nSubject: x\r\n\r\n"
+           b"Dear Kai,\x1b[2J\x07 how do I apply?\x08\r\n")
+    draft = build_reply(parse_mail(raw), "Thanks!", OWNER)
+    assert not any(byte in draft for byte in (b"\x1b", b"\x07", b"\x08"))
+    assert b"References: <ok@example.net>" in draft
+
+
+def test_mail_that_is_mostly_not_text_is_other_and_unsure() -> None:
+    mail = parse_mail((HOSTILE / "29_not_mail_at_all.eml").read_bytes())
+    decision = decide(mail, Prediction("advice_request", 0.94, {"advice_request": 0.94, "other": 0.01}, ()),
+                      TriagePolicy(), None)
+    assert decision.label == "other" and decision.unsure and decision.unanswered == ()
