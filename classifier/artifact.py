@@ -227,7 +227,7 @@ class ModelStore:
         return LoadedModel(version, served, meta)
 
     def has_serving(self, version: str) -> bool:
-        """Whether a version has its served form (versions saved before session 6 have only the pipeline)."""
+        """Whether a version has its served form (versions saved by mentorbox before it served models have only the pipeline)."""
         return bool(self.meta(version).get("serving_sha256"))
 
     def add_serving(self, version: str) -> dict[str, Any]:
