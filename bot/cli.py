@@ -427,6 +427,10 @@ def _existing_store(config: Config, missing: str) -> Store | None:
 # --------------------------------------------------------------------------- faq-gaps
 
 
+MAX_GAPS = 5000
+"""Questions ``faq-gaps`` groups at most (the newest): enough for the owner's next FAQ entries."""
+
+
 def cmd_faq_gaps(args: argparse.Namespace) -> int:
     """mentorbox faq-gaps: unanswered questions grouped by similarity, biggest group first."""
     from bot.faq import group_questions
@@ -437,6 +441,9 @@ def cmd_faq_gaps(args: argparse.Namespace) -> int:
         return 0
     with closing(store):
         rows = store.faq_gaps()
+    if len(rows) > MAX_GAPS:  # (grouping takes time by the square of the questions in the worst case)
+        print(f"the newest {MAX_GAPS} of {len(rows)} kept questions:")
+        rows = rows[-MAX_GAPS:]
     matcher = _matcher(config)
     # A question the FAQ answers now (an entry was added since) is no longer a gap.
     open_rows = [r for r in rows if not matcher.match(r["question"], limit=1)[0]]

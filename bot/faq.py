@@ -241,15 +241,18 @@ def group_questions(questions: Sequence[str], threshold: float = GROUP_THRESHOLD
     owner which answer to write next; the pairwise scores are computed in one vectorised call.
     """
     normalised = [normalise(q) for q in questions]
-    if not normalised:
-        return []
-    scores = process.cdist(normalised, normalised, scorer=fuzz.token_set_ratio, workers=1)
     groups: list[list[int]] = []
+    heads: list[str] = []
     for i, text in enumerate(normalised):
-        for group in groups:
-            if text and scores[i][group[0]] >= threshold:
-                group.append(i)
-                break
-        else:
-            groups.append([i])
+        # Each question is scored against the groups' first questions only, one row at a time: a matrix of
+        # every pair took memory by the square of the questions (360 MB for 8,600; a flood of questions in a
+        # few mails would have taken gigabytes).
+        if text and heads:
+            row = process.cdist([text], heads, scorer=fuzz.token_set_ratio, workers=1)[0]
+            hits = (row >= threshold).nonzero()[0]
+            if len(hits):
+                groups[int(hits[0])].append(i)
+                continue
+        groups.append([i])
+        heads.append(text)
     return sorted(groups, key=lambda g: (-len(g), g[0]))

@@ -22,6 +22,10 @@ SUBJECT_ONLY_SURE = 0.75
 learnt from messages with text; on a subject alone its guesses lean to congratulation (measured: "nothing",
 "hello" and "test" 0.62-0.63, "Congratulations!" 0.80, "congrats!!" 0.79)."""
 
+MAX_UNANSWERED = 10
+"""Unanswered questions kept of one message for ``faq-gaps``: a person asks a few; a mail of thousands is a
+flood, and only its first ones are kept."""
+
 FAQ_LABELS = ("advice_request", "congratulation")
 """Labels whose questions are matched against the FAQ (a congratulation often ends with one question)."""
 
@@ -117,6 +121,6 @@ def decide(mail: ParsedMail, prediction: Prediction, policy: TriagePolicy, draft
         reasons=tuple(reasons),
         faq=tuple(m.id for m in matches),
         draft=draft,
-        unanswered=tuple(unanswered) if prediction.label == "advice_request" else (),
+        unanswered=tuple(unanswered[:MAX_UNANSWERED]) if prediction.label == "advice_request" else (),
         promise_due=min((p.due for p in promises), default=None),
     )
