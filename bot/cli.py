@@ -367,6 +367,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             bad(f"{what} {target}: not writable")
         else:
             ok(f"{what} {target}: writable" + ("" if existing == target else " (it will be created)"))
+    if config.store.path.is_file():  # a damaged store opens without complaint: read every page once
+        from bot.store import Store
+
+        try:
+            with closing(Store(config.store.path)) as store:
+                store.check()
+            ok(f"store {config.store.path}: a sound database")
+        except MentorboxError as exc:
+            bad(str(exc))
     if args.connect:
         _check_connect(config, ok, bad)
     if problems:

@@ -55,6 +55,8 @@ def test_a_store_damaged_in_the_middle_says_so_and_how_to_recover(config_file: P
                              "start again; mentorbox makes a new store and finds the drafts it made in Drafts, so "
                              "none is made twice"), line
         assert "cannot connect" not in done.stderr  # found before any work
+    checked = run("check-config", "--config", str(config_file), env=env)
+    assert checked.returncode == 1 and f"the state store '{store}' is damaged" in checked.stdout + checked.stderr
     store.rename(store.with_name("state.sqlite3.damaged"))
     done = run("status", "--config", str(config_file), env=env)
     assert done.returncode == 0, done.stderr
