@@ -300,6 +300,11 @@ class FolderWorker:
             self.drafts_folder = find_drafts_folder(mailbox.client, self.account.drafts_folder)
             if self.drafts_folder is None:
                 raise MentorboxError(f"account {self.account.name!r}: no Drafts folder found; set imap.drafts_folder")
+            moved = self.store.redirect_refused_drafts(f"draft:{self.account.name}/{self.folder}/",
+                                                       self.drafts_folder)
+            if moved:
+                log.info("%d draft(s) the server refused for another Drafts folder go to %s now", moved,
+                         self.drafts_folder, extra={"account": self.account.name, "folder": self.folder})
         if not self.store.setting(self._looked_key):
             self._look_for_drafts(mailbox, self.drafts_folder)
         uidvalidity, uidnext = mailbox.select(self.folder, readonly=self._readonly)
@@ -908,6 +913,10 @@ class FolderWorker:
             self.services.health.drafts_refused(self.where, reason)
         elif step.appended:
             self.services.health.drafts_refused(self.where, "")
+        again = sum(1 for item, _, _ in step.appended if item.last_error)
+        if again:
+            log.info("%d draft(s) the server refused before are in Drafts now", again,
+                     extra={"account": self.account.name, "folder": self.folder})
 
     def _predict(self, mails: list[ParsedMail]) -> list[Any]:
         if not mails:

@@ -1036,6 +1036,19 @@ class Store:
             )
         return state
 
+    def redirect_refused_drafts(self, prefix: str, folder: str) -> int:
+        """Drafts (of keys starting with ``prefix``) the server refused while they were meant for another
+        Drafts folder than ``folder``: due now, and meant for ``folder``. The owner changed ``drafts_folder``
+        because the old one was gone; his drafts need not wait out the retry delay of a refusal that no longer
+        holds. Returns how many."""
+        with self.transaction() as db:
+            return db.execute(
+                "UPDATE outbox SET not_before = 0, payload = json_set(payload, '$.folder', ?), updated_at = ?"
+                " WHERE kind = 'draft' AND state = 'pending' AND last_error IS NOT NULL"
+                " AND dedup_key >= ? AND dedup_key < ? AND COALESCE(json_extract(payload, '$.folder'), ?) != ?",
+                (folder, self._clock(), prefix, prefix + "\uffff", folder, folder),
+            ).rowcount
+
     def postpone(self, item_id: int, delay: float) -> None:
         """Put a claimed action back without counting an attempt (e.g. Telegram is not connected yet)."""
         with self.transaction() as db:
