@@ -110,6 +110,16 @@ def _context(ca_file: str, *_stamps: tuple[int, int] | None) -> ssl.SSLContext:
     return context
 
 
+def _tls_hint(account: ImapAccount, exc: BaseException) -> str:
+    """What to try when TLS met a port that speaks another way: implicit TLS against a plain IMAP port
+    answers ``WRONG_VERSION_NUMBER`` (the server's greeting is not a TLS record), which says nothing to an
+    owner who typed 143 for 993."""
+    if account.tls == "implicit" and "WRONG_VERSION_NUMBER" in str(exc):
+        return (f" (port {account.port} does not start with TLS: for a port that needs STARTTLS, usually 143, "
+                f"set tls = \"starttls\"; for implicit TLS the port is usually 993)")
+    return ""
+
+
 def connect(account: ImapAccount) -> imapclient.IMAPClient:
     """Connect and log in; raise :class:`ImapConnectError` or :class:`ImapAuthError` on failure."""
     where = f"{account.host}:{account.port}"
@@ -122,7 +132,8 @@ def connect(account: ImapAccount) -> imapclient.IMAPClient:
         if account.tls == "starttls":
             client.starttls(context)
     except (OSError, ssl.SSLError, IMAPClientError, socket.timeout) as exc:
-        raise ImapConnectError(f"cannot connect to IMAP server {where} ({account.tls}): {exc}") from None
+        raise ImapConnectError(f"cannot connect to IMAP server {where} ({account.tls}): {exc}"
+                               f"{_tls_hint(account, exc)}") from None
     quiet_imaplib(client)
     try:
         if account.auth == "xoauth2":

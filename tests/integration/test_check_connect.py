@@ -116,3 +116,12 @@ def test_connections_share_a_tls_context_until_the_ca_file_changes(dovecot: Dove
         assert client.noop()
     finally:
         client.logout()
+
+
+def test_implicit_tls_on_a_plain_port_says_what_to_set(dovecot: Dovecot, tmp_path: Path,
+                                                      isolated_env: dict[str, str]) -> None:
+    """Found in a new-user trial: implicit TLS against port 143 said only ``WRONG_VERSION_NUMBER``."""
+    config = _config(tmp_path, dovecot, tls="implicit", port=dovecot.port)
+    done = run("check-config", "--connect", "--config", str(config), env={**isolated_env, "MBX_TEST_PW": PASSWORD})
+    assert done.returncode == 1
+    assert 'does not start with TLS: for a port that needs STARTTLS, usually 143, set tls = "starttls"' in done.stdout
