@@ -512,7 +512,12 @@ def _addresses(headers: dict[str, list[str]], *names: str) -> list[tuple[str, st
     except Exception:  # noqa: BLE001
         return []
     return [(decode_header_value(n), a.strip() if simple or _as_written(a.strip(), values) else NOT_WRITTEN)
-            for n, a in pairs if a or n]
+            for n, a in pairs[:MAX_ADDRESSES] if a or n]
+
+
+MAX_ADDRESSES = 20
+"""Addresses read of one From or Reply-To field: a reply uses the first usable one, and checking each against
+the field (:func:`_as_written`) takes time by the field's length (a From of 2,000 addresses took seconds)."""
 
 
 NOT_WRITTEN = "=?not-as-written?="
