@@ -9,7 +9,7 @@ and boundaries swapped for hostile ones; encoded words planted in addresses) and
 - ``bot.drafting.build_reply`` (the draft must have one recipient at most and no line over 998 octets);
 - the Telegram card and summary formatters (``bot.tgformat``).
 
-Every exception, and every draft that breaks a rule, is counted with the seed and round that made it, and
+Every exception, every draft that breaks a rule, and every message that takes over 2 s is counted with the seed and round that made it, and
 written to ``--save DIR`` for a test to keep. Deterministic for a given ``--seed``.
 
     python benchmarks/fuzz_mail.py --rounds 100000 --seed 1 [--save /tmp/fuzz-failures]
@@ -37,6 +37,8 @@ from bot.drafting import MAX_LINE, Owner, build_reply  # noqa: E402
 from bot.parser import _parse, parse_mail  # noqa: E402
 
 OWNER = Owner("Kai Andersen", "kai@andersen.dk", "Kai")
+SLOW = 2.0
+"""Seconds one message may take through every stage before it counts as a problem (most take milliseconds)."""
 CHARSETS = [b"undefined", b"punycode", b"idna", b"utf-7", b"utf-16", b"rot13", b"base64", b"zlib", b"x-foo",
             b"unicode_escape", b"utf-8", b"iso-2022-jp", b"gb18030", b"cp1252", b"", b"\"", b"utf-8*en"]
 ENCODINGS = [b"base64", b"quoted-printable", b"x-uuencode", b"binary", b"8bit", b"bogus", b""]
@@ -147,7 +149,11 @@ def main() -> int:
     started = time.perf_counter()
     for n in range(args.rounds):
         raw = mutate(rng.choice(pool), rng, pool)
+        began = time.perf_counter()
         problems = check(raw)
+        took = time.perf_counter() - began
+        if took > SLOW:  # (a message that takes seconds is a way to stop the daemon too)
+            problems.append(f"slow: over {SLOW:.0f} s for one message")
         for problem in problems:
             failures[problem] += 1
             if args.save and failures[problem] <= 3:
