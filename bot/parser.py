@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import email
 import email.message
 import email.parser
 import email.utils
-import encodings
-import encodings.aliases
-import pkgutil
 import quopri
 import re
-import unicodedata
 from datetime import datetime
 from email import policy
-from functools import lru_cache
 
+from bot.addresses import MAX_ADDRESSES, NOT_WRITTEN, as_written, simple_address, usable_address
+from bot.charsets import decode_bytes
 from bot.htmltext import html_to_text
 from bot.models import Attachment, ParsedMail
 
@@ -55,68 +51,6 @@ _SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 # --------------------------------------------------------------------------- text decoding helpers
-
-
-def _mail_charsets() -> frozenset[str]:
-    """Every name :func:`codecs.lookup` could resolve, normalised as :mod:`encodings` does: a name outside
-    this set is unknown without asking ``codecs``, whose search function remembers every name it is asked
-    for (mail can declare millions of different made-up charsets)."""
-    names = {m.name for m in pkgutil.iter_modules(encodings.__path__)}
-    return frozenset(names | set(encodings.aliases.aliases))
-
-
-_KNOWN_CHARSETS = _mail_charsets()
-_NOT_MAIL_CHARSETS = frozenset({"undefined", "punycode", "idna", "unicode_escape", "raw_unicode_escape",
-                                "mbcs", "oem", "aliases"})
-"""Codecs Python knows that no mail is written in: ``undefined`` always raises, ``punycode`` and ``idna``
-raise on ordinary text and take quadratic time on long input, the escape codecs read backslashes as
-escapes (``mbcs`` and ``oem`` exist on Windows only). A part that declares one is read as if its charset
-were unknown."""
-
-
-@lru_cache(maxsize=512)
-def _charset_ok(name: str) -> str | None:
-    """The codec name for a declared charset, or None when it is unknown, not a text encoding (``base64``,
-    ``rot13``, ``zlib``: bytes-to-bytes transforms) or one of :data:`_NOT_MAIL_CHARSETS`."""
-    if len(name) > 64:
-        return None
-    normal = encodings.normalize_encoding(name)
-    if normal not in _KNOWN_CHARSETS and normal.replace(".", "_") not in _KNOWN_CHARSETS:
-        return None
-    try:
-        info = codecs.lookup(name)
-    except (LookupError, ValueError, TypeError):
-        return None
-    if not getattr(info, "_is_text_encoding", True) or info.name.replace("-", "_") in _NOT_MAIL_CHARSETS:
-        return None
-    return info.name
-
-
-def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, bool]:
-    """Decode ``data`` with its declared charset, falling back to UTF-8 then Windows-1252. Never raises.
-
-    Returns the text and whether the declared charset was not used (unknown, not a charset mail is written
-    in, or one that did not fit the bytes). Windows-1252 is the last resort because it maps every byte but
-    five, and UTF-8 with replacement characters catches those.
-    """
-    candidates: list[str] = []
-    unknown = False
-    if declared:
-        found = _charset_ok(declared.strip().strip('"').lower())
-        if found:
-            # us-ascii is a common lie for 8-bit text; utf-8 and cp1252 are supersets, try them in its place.
-            candidates.append("utf-8" if found == "ascii" else found)
-        else:
-            unknown = True
-    for fallback in ("utf-8", "cp1252"):
-        if fallback not in candidates:
-            candidates.append(fallback)
-    for i, charset in enumerate(candidates):
-        try:
-            return data.decode(charset), unknown or (i > 0 and bool(declared))
-        except Exception:  # noqa: BLE001 - UnicodeError, and whatever else a codec's decoder may raise
-            continue
-    return data.decode("utf-8", errors="replace"), True
 
 
 def _decode_encoded_word(charset: str, encoding: str, payload: str) -> str:
@@ -460,86 +394,18 @@ def _fast_multipart(msg: email.message.Message, body: str, depth: int) -> email.
     return msg
 
 
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-_WORD = r"[^()<>@,:;\"\[\]\\\s]+"
-_SIMPLE_ADDRESS = re.compile(
-    rf"[ \t]*(?:(?:\"(?P<quoted>[^\"\\\r\n]*)\"|(?P<plain>{_WORD}(?:[ \t]+{_WORD})*))?"
-    rf"[ \t]*<(?P<routed>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC}))[ \t]*"
-)
-"""One address in its common forms (``a@b``, ``Name <a@b>``, ``"Doe, Jane" <a@b>``): what
-``email.utils.getaddresses`` returns for those is read off the match; any other form goes to it."""
-
-
-def _simple_address(value: str) -> tuple[str, str] | None:
-    """``(name, address)`` as ``getaddresses`` gives it for one address in a common form, else None."""
-    found = _SIMPLE_ADDRESS.fullmatch(value)
-    if found is None:
-        return None
-    if found["bare"]:
-        return "", found["bare"]
-    name = found["quoted"] if found["quoted"] is not None else " ".join((found["plain"] or "").split())
-    return name, found["routed"]
-
-
-_ADDRESS = re.compile(r"[^\s\x00-\x1f\x7f,;:<>()\[\]\\\"@]{1,64}@[^\s\x00-\x1f\x7f,;:<>()\[\]\\\"@=?]{1,253}")
-"""An address a reply can go to: one local part and one domain, as written (ASCII or UTF-8, RFC 6532), no
-room for a second address. Quoted local parts and address literals are left out: nobody writes from them."""
-
-
-def usable_address(address: str) -> bool:
-    """Whether ``address`` is one plain address a reply may be sent to.
-
-    The address is taken from the header as written and never decoded: RFC 2047 forbids encoded words in an
-    addr-spec, and one that is decoded can become several addresses
-    (``=?utf-8?q?jane=40uni.edu=2C_boss=40x.dk?=@evil.example``). Such an address is unusable: no reply is
-    drafted to it. So is one holding an invisible or control character (``prof@deep\u200bmind.com``, which
-    looks like another address and which IDNA would map to it).
-    """
-    return (len(address) <= 254 and "=?" not in address and _ADDRESS.fullmatch(address) is not None
-            and not address.endswith(".") and ".." not in address.partition("@")[2]
-            and (address.isascii() or not any(unicodedata.category(c)[0] in "CZ" for c in address)))
-
-
 def _addresses(headers: dict[str, list[str]], *names: str) -> list[tuple[str, str]]:
     """``(name, address)`` pairs of the named address headers: the display names decoded, the addresses
     exactly as written (see :func:`usable_address`)."""
     # Split the raw value first: a decoded name may hold a comma ("Doe, Jane") that is not a separator.
     values = [_unfold(v) for name in names for v in headers.get(name.lower(), ())]
-    simple = _simple_address(values[0]) if len(values) == 1 else None
+    simple = simple_address(values[0]) if len(values) == 1 else None
     try:
         pairs = [simple] if simple else email.utils.getaddresses(values)
     except Exception:  # noqa: BLE001
         return []
-    return [(decode_header_value(n), a.strip() if simple or _as_written(a.strip(), values) else NOT_WRITTEN)
+    return [(decode_header_value(n), a.strip() if simple or as_written(a.strip(), values) else NOT_WRITTEN)
             for n, a in pairs[:MAX_ADDRESSES] if a or n]
-
-
-MAX_ADDRESSES = 20
-"""Addresses read of one From or Reply-To field: a reply uses the first usable one, and checking each against
-the field (:func:`_as_written`) takes time by the field's length (a From of 2,000 addresses took seconds)."""
-
-
-NOT_WRITTEN = "=?not-as-written?="
-"""Stands for an address the stdlib made up out of a header (no usable address, see :func:`_as_written`)."""
-_BEFORE = frozenset(("", "<", ",", ":", ";", " ", "\t"))
-_AFTER = frozenset(("", ">", ",", ";", " ", "\t"))
-
-
-def _as_written(address: str, values: list[str]) -> bool:
-    """Whether ``address`` stands in one of the header ``values`` as a whole (after ``<``, a comma, a colon or
-    a space; before ``>``, a comma or a space). ``getaddresses`` reads addresses out of text that holds none:
-    out of ``=?utf-8?q?=1B[2J=0Afake?=@evil.example`` it makes ``2J=0Afake?=@evil.example``."""
-    if not address:
-        return True
-    for value in values:
-        at = value.find(address)
-        while at >= 0:
-            end = at + len(address)
-            if value[at - 1 : at] in _BEFORE and value[end : end + 1] in _AFTER:
-                return True
-            at = value.find(address, at + 1)
-    return False
 
 
 def _parse_date(value: str, defects: list[str]) -> datetime | None:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bot.parser as parser_module
+from bot.addresses import simple_address
 from bot.htmltext import html_to_text
 from bot.models import ParsedMail
 from bot.parser import MAX_CLEAN, MAX_TEXT, decode_header_value, lf_line_ends, parse_mail, strip_quotes_and_signature
@@ -106,7 +107,7 @@ def test_the_simple_address_reading_agrees_with_getaddresses(parts: list[str]) -
     import email.utils
 
     value = "".join(parts)
-    simple = parser_module._simple_address(value)
+    simple = simple_address(value)
     if simple is not None:
         assert [simple] == email.utils.getaddresses([value])
 
@@ -116,8 +117,8 @@ def test_the_simple_address_reading_agrees_with_getaddresses(parts: list[str]) -
 def test_common_address_forms_take_the_shortcut(value: str) -> None:
     import email.utils
 
-    assert parser_module._simple_address(value) is not None
-    assert [parser_module._simple_address(value)] == email.utils.getaddresses([value])
+    assert simple_address(value) is not None
+    assert [simple_address(value)] == email.utils.getaddresses([value])
 
 
 def test_list_headers_make_mail_bulk() -> None:
