@@ -397,7 +397,8 @@ def _check_connect(config: Config, ok: Callable[[str], None], bad: Callable[[str
             continue
         folders = ", ".join(f"{k} ({v} messages)" for k, v in result.folders.items())
         ok(f"account {account.name!r}: logged in; IDLE {'yes' if 'IDLE' in result.capabilities else 'no'}; "
-           f"folders: {folders or 'none'}; drafts: {result.drafts_folder or 'not found'}")
+           f"folders: {folders or 'none'}; drafts: {result.drafts_folder or 'not found'}"
+           + (" (does not exist)" if result.drafts_folder in result.missing_folders else ""))
         if result.drafts_folder is None:  # `run` stops at this: it is a failed check, not a remark
             bad(f"account {account.name!r}: no Drafts folder found (none is flagged \\Drafts or named Drafts): "
                 f"set drafts_folder (in [imap], or in the account's [[accounts]] entry) to the folder your mail "

@@ -125,3 +125,12 @@ def test_implicit_tls_on_a_plain_port_says_what_to_set(dovecot: Dovecot, tmp_pat
     done = run("check-config", "--connect", "--config", str(config), env={**isolated_env, "MBX_TEST_PW": PASSWORD})
     assert done.returncode == 1
     assert 'does not start with TLS: for a port that needs STARTTLS, usually 143, set tls = "starttls"' in done.stdout
+
+
+def test_a_configured_drafts_folder_that_does_not_exist_is_not_called_found(dovecot: Dovecot, tmp_path: Path,
+                                                                          isolated_env: dict[str, str]) -> None:
+    """Found in a new-user trial: the ok line said "drafts: Entwürfe" before the FAIL line said it was missing."""
+    config = _config(tmp_path, dovecot, tls="implicit", port=dovecot.tls_port, extra='drafts_folder = "Entwürfe"\n')
+    done = run("check-config", "--connect", "--config", str(config), env={**isolated_env, "MBX_TEST_PW": PASSWORD})
+    assert done.returncode == 1
+    assert "drafts: Entwürfe (does not exist)" in done.stdout and "folder 'Entwürfe' does not exist" in done.stdout
