@@ -24,6 +24,7 @@ from bot.addresses import MAX_ADDRESSES, NOT_WRITTEN, as_written, simple_address
 from bot.charsets import decode_bytes
 from bot.htmltext import html_to_text
 from bot.models import Attachment, ParsedMail
+from bot.msgids import message_ids, one_message_id
 
 MAX_TEXT = 1_000_000
 """Characters of body text kept for the record."""
@@ -39,12 +40,6 @@ _LONE_CR = re.compile("\r(?!\n)")
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _EW_GAP = re.compile(r"(\?=)\s+(=\?)")
-MAX_MSGID = 250
-"""Characters a message identifier may have: a longer one (real ones are under 130) is not one, and copied
-into a reply's ``In-Reply-To`` or ``References`` it would make a header line longer than mail allows."""
-MAX_REFERENCES = 100
-"""Identifiers kept of a ``References`` field (the newest): a reply copies at most the last 20."""
-_MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f-\x9f]{1,%d}>" % MAX_MSGID)
 _FOLD = re.compile(r"\r?\n[ \t]")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 """Undecodable 8-bit bytes, kept by the bytes parser as lone surrogates."""
@@ -422,33 +417,6 @@ def _parse_date(value: str, defects: list[str]) -> datetime | None:
     return parsed
 
 
-def _message_ids(value: str, defects: list[str]) -> tuple[str, ...]:
-    found = _MSGID.findall(value)
-    if len(found) > MAX_REFERENCES:
-        defects.append(f"References of {len(found)} identifiers: the last {MAX_REFERENCES} kept")
-        found = found[-MAX_REFERENCES:]
-    return tuple(found)
-
-
-_BARE_MSGID = re.compile(r"[^<>\s@\x00-\x1f\x7f-\x9f]+@[^<>\s@\x00-\x1f\x7f-\x9f]+")
-
-
-def _one_message_id(value: str, defects: list[str], name: str) -> str:
-    """The message identifier of a Message-ID or In-Reply-To field; one written without its angle brackets
-    (``abc@host``: some mailers do) is taken as ``<abc@host>``, so that a reply to it still threads."""
-    found = _MSGID.search(value)
-    if found:
-        return found.group(0)
-    bare = value.strip()
-    if len(bare) > MAX_MSGID:
-        defects.append(f"{name} longer than {MAX_MSGID} characters: ignored")
-        return ""
-    if _BARE_MSGID.fullmatch(bare):
-        defects.append(f"{name} without angle brackets")
-        return f"<{bare}>"
-    return ""
-
-
 def lf_line_ends(text: str) -> str:
     """``text`` with CRLF and lone CR line ends made LF.
 
@@ -587,9 +555,9 @@ def _parse(raw: bytes) -> ParsedMail:
         to_count=to_count,
         subject=subject,
         date=_parse_date(_header(headers, "Date"), defects),
-        message_id=_one_message_id(_header(headers, "Message-ID"), defects, "Message-ID"),
-        in_reply_to=_one_message_id(_header(headers, "In-Reply-To"), defects, "In-Reply-To"),
-        references=_message_ids(_header(headers, "References"), defects),
+        message_id=one_message_id(_header(headers, "Message-ID"), defects, "Message-ID"),
+        in_reply_to=one_message_id(_header(headers, "In-Reply-To"), defects, "In-Reply-To"),
+        references=message_ids(_header(headers, "References"), defects),
         list_id=_header(headers, "List-Id"),
         precedence=_header(headers, "Precedence"),
         list_unsubscribe=_header(headers, "List-Unsubscribe"),
